@@ -1,0 +1,1 @@
+"""Adapters both services share: the RabbitMQ transport and logging set-up."""

@@ -1,0 +1,131 @@
+"""Composition root of the datemaker service: wires the adapters to the service and runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import UTC, datetime
+
+import asyncpg
+
+from chathub_common.delivery import Disposition
+from chathub_common.ops_http import OpsServer
+from chathub_common.rabbit import Broker, PublishError
+from contracts.envelope import Incoming
+from datemaker.adapters import metrics
+from datemaker.adapters.postgres.migrate import ensure_database, migrate
+from datemaker.adapters.postgres.store import TRANSIENT_ERRORS, PostgresDatabase, create_pool
+from datemaker.config import Settings
+from datemaker.service.dispatch import CommandProcessor
+from datemaker.service.intake import CommandIntake
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def prepare_database(settings: Settings) -> list[str]:
+    """Create the database if needed and apply every pending migration."""
+    await ensure_database(settings.postgres_dsn("postgres"), settings.postgres_db)
+    return await migrate(settings.postgres_dsn())
+
+
+async def connect_database(settings: Settings, timeout: float = 60.0) -> asyncpg.Pool:
+    """A pool, retrying while PostgreSQL is starting."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await create_pool(settings.postgres_dsn(), settings.datemaker_db_pool_size)
+        except TRANSIENT_ERRORS as exc:
+            if loop.time() > deadline:
+                raise ConnectionError(f"PostgreSQL is not reachable: {exc}") from exc
+            logger.warning("PostgreSQL not reachable yet (%r); retrying", exc)
+            await asyncio.sleep(1.0)
+
+
+class Datemaker:
+    """The running service: consumer of commands, with its database, broker and ops endpoint."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool: asyncpg.Pool | None = None
+        self.broker: Broker | None = None
+        self.ops: OpsServer | None = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self) -> None:
+        s = self.settings
+        self.pool = await connect_database(s)
+        database = PostgresDatabase(self.pool)
+        self.broker = Broker(
+            s.rabbitmq_url(),
+            exchange=s.rabbitmq_exchange,
+            env=s.chathub_env,
+            connection_name="datemaker",
+            prefetch=s.datemaker_prefetch,
+            publish_timeout=s.publish_timeout_seconds,
+        )
+        await self.broker.connect()
+        intake = CommandIntake(
+            CommandProcessor(database, utc_now),
+            self.broker,
+            s.bot_queue,
+            transient_errors=(*TRANSIENT_ERRORS, PublishError),
+            metrics=metrics.PrometheusIntakeMetrics(),
+        )
+
+        async def consume(incoming: Incoming) -> Disposition:
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                return await intake(incoming)
+            finally:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle.set()
+
+        self.ops = OpsServer(s.metrics_port, {"database": database.ping, "broker": self._broker_ready})
+        await self.ops.start()
+        await self.broker.consume(s.command_queue, consume)
+        logger.info("datemaker consuming %s, replying on %s", s.command_queue, s.bot_queue)
+
+    async def _broker_ready(self) -> bool:
+        return self.broker is not None and self.broker.connected
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking commands, let those in flight finish, then disconnect."""
+        if self.broker is not None:
+            await self.broker.stop_consuming()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await self._idle.wait()
+            await self.broker.close()
+        if self.ops is not None:
+            await self.ops.stop()
+        if self.pool is not None:
+            await self.pool.close()
+
+
+async def serve(settings: Settings, *, apply_migrations: bool = True) -> None:
+    """Run datemaker until SIGINT or SIGTERM."""
+    if apply_migrations:
+        for step in await prepare_database(settings):
+            logger.info("applied migration %s", step)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    service = Datemaker(settings)
+    try:
+        await service.start()
+        await stop.wait()
+        logger.info("stopping")
+    finally:
+        await service.stop()

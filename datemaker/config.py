@@ -1,0 +1,67 @@
+"""datemaker's settings, read from the environment (PROTOCOL.md section 1). Nothing else reads it."""
+
+from __future__ import annotations
+
+import getpass
+from urllib.parse import quote
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts import topology
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (some containers)
+        return "postgres"
+
+
+class Settings(BaseSettings):
+    """Every variable has a default that works against services on localhost."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    chathub_env: str = Field("dev", pattern=r"^[a-z0-9_]{1,48}$")
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_db: str = "chathub"
+    datemaker_postgres_user: str = Field(default_factory=_os_user)
+    datemaker_postgres_password: str = ""
+    rabbitmq_host: str = "127.0.0.1"
+    rabbitmq_port: int = 5672
+    rabbitmq_virtual_host: str = "/"
+    datemaker_rabbitmq_username: str = "guest"
+    datemaker_rabbitmq_password: str = "guest"
+    rabbitmq_exchange: str = topology.DEFAULT_EXCHANGE
+    meet_creds_file: str = "creds.json"
+    meet_token_file: str = "token.json"
+    meet_api_endpoint: str | None = None
+    metrics_port: int = 9101
+    debug: bool = False
+
+    # Tuning (additions to the contract; the defaults suit one instance on a small machine).
+    datemaker_prefetch: int = Field(64, ge=1, le=1000)
+    datemaker_db_pool_size: int = Field(16, ge=2, le=200)
+    publish_timeout_seconds: float = Field(10.0, gt=0)
+
+    @property
+    def command_queue(self) -> str:
+        return topology.datemaker_queue(self.chathub_env)
+
+    @property
+    def bot_queue(self) -> str:
+        return topology.bot_queue(self.chathub_env)
+
+    def postgres_dsn(self, database: str | None = None) -> str:
+        user = quote(self.datemaker_postgres_user, safe="")
+        password = quote(self.datemaker_postgres_password, safe="")
+        auth = f"{user}:{password}" if password else user
+        return f"postgresql://{auth}@{self.postgres_host}:{self.postgres_port}/{database or self.postgres_db}"
+
+    def rabbitmq_url(self) -> str:
+        user = quote(self.datemaker_rabbitmq_username, safe="")
+        password = quote(self.datemaker_rabbitmq_password, safe="")
+        vhost = quote(self.rabbitmq_virtual_host, safe="")
+        return f"amqp://{user}:{password}@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"

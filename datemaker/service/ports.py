@@ -1,0 +1,80 @@
+"""Ports: what the service layer needs from the outside world, as protocols the adapters implement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from contracts.commands import UpsertProfile, Verdict
+from datemaker.domain.events import Event
+from datemaker.domain.profiles import UserProfile
+from datemaker.domain.registrations import Registration
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware."""
+
+
+class Store(Protocol):
+    """Reads and writes inside one transaction."""
+
+    async def get_profile(self, user_id: int) -> UserProfile | None: ...
+
+    async def save_profile(self, user_id: int, chat_id: int, profile: UpsertProfile, now: datetime) -> UserProfile: ...
+
+    async def upcoming_events(
+        self, user_id: int, now: datetime, limit: int
+    ) -> list[tuple[Event, Registration | None]]: ...
+
+    async def registration_context(self, event_id: int, user_id: int) -> tuple[Event | None, bool, Registration | None]:
+        """The event (locked for update), whether the user has a profile, and their registration."""
+        ...
+
+    async def save_registration(self, event_id: int, user_id: int, now: datetime, waitlisted: bool) -> None:
+        """Create the registration, or start it afresh after a cancellation or a decline."""
+        ...
+
+    async def end_registration(self, event_id: int, user_id: int, now: datetime, how: str) -> None:
+        """Mark the registration ``cancelled`` or ``declined``."""
+        ...
+
+    async def promote_waitlisted(self, event_id: int) -> int | None:
+        """Give the freed seat to the longest-waiting person; their user id, or None."""
+        ...
+
+    async def adjust_counts(self, event_id: int, registered: int, waitlisted: int) -> None: ...
+
+    async def active_upcoming_event_ids(self, user_id: int, now: datetime) -> list[int]: ...
+
+    async def confirm(self, event_id: int, user_id: int, now: datetime) -> None: ...
+
+    async def mark_ready(self, event_id: int, user_id: int, now: datetime) -> None: ...
+
+    async def event_exists(self, event_id: int) -> bool: ...
+
+    async def had_date(self, event_id: int, user_id: int, partner_id: int) -> bool: ...
+
+    async def record_rating(
+        self, event_id: int, user_id: int, partner_id: int, verdict: Verdict, reason: str | None, now: datetime
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: the store to work with and the idempotency record of the command."""
+
+    store: Store
+
+    async def remember_reply(self, message_id: str, command: str, reply: dict[str, Any]) -> bool:
+        """Record the reply; False when the message id was already processed (nothing is changed)."""
+        ...
+
+
+class Database(Protocol):
+    """Transactions and the idempotency records outside them."""
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+    async def stored_reply(self, message_id: str) -> dict[str, Any] | None: ...
+
+    async def remember_reply(self, message_id: str, command: str, reply: dict[str, Any]) -> bool: ...

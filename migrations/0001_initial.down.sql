@@ -1,0 +1,11 @@
+DROP TABLE IF EXISTS public.processed_messages;
+DROP VIEW IF EXISTS public.matches;
+DROP TABLE IF EXISTS public.reports;
+DROP TABLE IF EXISTS public.dislikes;
+DROP TABLE IF EXISTS public.likes;
+DROP TABLE IF EXISTS public.event_dates;
+DROP TABLE IF EXISTS public.event_groups;
+DROP TABLE IF EXISTS public.registrations;
+DROP TABLE IF EXISTS public.dating_events;
+DROP TABLE IF EXISTS public.users;
+DROP TABLE IF EXISTS public.event_states;
