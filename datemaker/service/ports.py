@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -78,3 +79,44 @@ class Database(Protocol):
     async def stored_reply(self, message_id: str) -> dict[str, Any] | None: ...
 
     async def remember_reply(self, message_id: str, command: str, reply: dict[str, Any]) -> bool: ...
+
+
+@dataclass(frozen=True)
+class MeetSpace:
+    """A Google Meet space made for one date."""
+
+    name: str
+    """Resource name, ``spaces/{space}``."""
+    meeting_uri: str
+    """The link participants open, ``https://meet.google.com/abc-mnop-xyz``."""
+    meeting_code: str
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """Someone who joined a space's conference, from the Meet API's conference records."""
+
+    space_name: str
+    display_name: str
+    joined_at: datetime
+    left_at: datetime | None
+
+
+class MeetError(Exception):
+    """The Meet API refused or failed a call after the adapter's own retries."""
+
+
+class Meet(Protocol):
+    """Google Meet: one fresh space per date, its call ended when the round ends, attendance afterwards."""
+
+    async def create_space(self) -> MeetSpace:
+        """A new space with open access (anyone with the link joins without knocking)."""
+        ...
+
+    async def end_active_conference(self, space_name: str) -> None:
+        """End the call in the space, if one is running (no call running is not an error)."""
+        ...
+
+    async def attendance(self, space_name: str) -> list[Attendance]:
+        """Everyone who joined a conference in the space."""
+        ...

@@ -1,0 +1,122 @@
+"""Shared fixtures. Integration fixtures use the real PostgreSQL and RabbitMQ on localhost, each test
+run with its own database, exchange and queue names (removed at the end)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from tests.support.amqp import BotSide, drop_topology
+from tests.support.factories import reset_database
+
+RUN_ID = uuid.uuid4().hex[:10]
+
+
+def _test_environment() -> dict[str, str]:
+    return {
+        "CHATHUB_ENV": f"t{RUN_ID}",
+        "RABBITMQ_EXCHANGE": f"chathub_t{RUN_ID}",
+        "POSTGRES_DB": f"chathub_t{RUN_ID}",
+        "METRICS_PORT": "0",
+    }
+
+
+@pytest.fixture(scope="session")
+def test_env() -> dict[str, str]:
+    """Environment of this test run; also exported so that child processes inherit it."""
+    env = _test_environment()
+    os.environ.update(env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings(test_env):
+    from datemaker.config import Settings
+
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+async def database(settings) -> AsyncIterator[str]:
+    """A migrated database of this run; its DSN."""
+    from datemaker.app import prepare_database
+
+    await prepare_database(settings)
+    yield settings.postgres_dsn()
+    conn = await asyncpg.connect(settings.postgres_dsn("postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{settings.postgres_db}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def pool(database) -> AsyncIterator[asyncpg.Pool]:
+    from datemaker.adapters.postgres.store import create_pool
+
+    pool = await create_pool(database, size=8)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def clean_db(pool) -> asyncpg.Pool:
+    """The run's database emptied of users, events and processed messages."""
+    await reset_database(pool)
+    return pool
+
+
+@pytest.fixture(scope="session")
+async def topology(settings) -> AsyncIterator[None]:
+    yield
+    await drop_topology(settings)
+
+
+@pytest.fixture(scope="session")
+async def datemaker(settings, database, topology):
+    """datemaker running in this process against the run's database and queues."""
+    from datemaker.app import Datemaker
+
+    service = Datemaker(settings)
+    await service.start()
+    yield service
+    await service.stop()
+
+
+@pytest.fixture
+async def bot(settings, topology) -> AsyncIterator[BotSide]:
+    """A client on the bot's side of the broker: sends commands to datemaker and collects replies."""
+    side = BotSide(settings)
+    await side.start()
+    yield side
+    await side.stop()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def pytest_collection_modifyitems(config, items):
+    # Unit tests first: they fail fastest.
+    items.sort(key=lambda item: 0 if "/unit/" in str(item.fspath) else 1)
+
+
+async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """Poll an async or sync predicate until it is truthy; its value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)
