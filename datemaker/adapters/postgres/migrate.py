@@ -56,7 +56,7 @@ async def ensure_database(admin_dsn: str, database: str) -> bool:
             return False
         try:
             await conn.execute(f'CREATE DATABASE "{database.replace(chr(34), "")}"')
-        except asyncpg.DuplicateDatabaseError:  # another process won the race
+        except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):  # another process won the race
             return False
         logger.info("created database %s", database)
         return True

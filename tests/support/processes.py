@@ -1,0 +1,70 @@
+"""Running the services as real processes in tests, with their own queue names."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def isolated_settings(settings: Any, **overrides: Any) -> Any:
+    """The same database, a fresh set of queues (so the in-process datemaker does not consume them)."""
+    suffix = uuid.uuid4().hex[:8]
+    update = {
+        "chathub_env": f"{settings.chathub_env}x{suffix}",
+        "rabbitmq_exchange": f"{settings.rabbitmq_exchange}x{suffix}",
+    }
+    update.update(overrides)
+    return settings.model_copy(update=update)
+
+
+def service_env(settings: Any, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "CHATHUB_ENV": settings.chathub_env,
+            "RABBITMQ_EXCHANGE": settings.rabbitmq_exchange,
+            "POSTGRES_DB": settings.postgres_db,
+            "METRICS_PORT": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+class ServiceProcess:
+    """``python -m <module> <args>`` as a child process; killed at the end if still running."""
+
+    def __init__(self, module: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.module, self.args, self.env, self.log = module, args, env, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> ServiceProcess:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module, *self.args], cwd=ROOT, env=self.env, stdout=handle, stderr=handle
+        )
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to finish anything."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.returncode if self.process else None

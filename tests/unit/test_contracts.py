@@ -1,0 +1,135 @@
+"""The wire contract: parsing on arrival, the seed's legacy form, and clear errors."""
+
+import json
+
+import pytest
+
+from contracts import topology
+from contracts.commands import DATEMAKER_COMMANDS, RegisterEvent, UpsertProfile
+from contracts.envelope import MAX_BODY_BYTES, Headers, Incoming, Reply, parse_command, reply_type
+from contracts.errors import ContractError, ErrorCode
+from contracts.notifications import BOT_COMMANDS
+
+PROFILE = {"name": "Ann", "gender": "F", "birthday": "1994-03-01", "city": "msk"}
+
+
+def parse(body, type_=None, **headers):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers.setdefault("user_id", 42)
+    return parse_command(Incoming(body=raw, message_id="m1", type=type_, headers=headers), DATEMAKER_COMMANDS)
+
+
+def error_of(*args, **kwargs) -> ContractError:
+    with pytest.raises(ContractError) as info:
+        parse(*args, **kwargs)
+    return info.value
+
+
+def test_json_command_is_validated_into_its_model():
+    command = parse({"event_id": 7}, "register_event")
+    assert command.name == "register_event"
+    assert command.args == RegisterEvent(event_id=7)
+    assert command.user_id == 42
+    assert command.headers.chat_id == 42  # defaults to the user's private chat
+
+
+def test_legacy_bare_name_with_string_headers():
+    command = parse(b"register_event", None, user_id="42", chat_id="-100", message_id="9", event_id="7")
+    assert command.args.event_id == 7
+    assert command.headers == Headers(user_id=42, chat_id=-100, message_id=9, event_id=7)
+
+
+def test_legacy_name_as_json_string_and_boolean_header():
+    command = parse(b'"confirm_registration"', None, event_id="3", attending="false")
+    assert command.args.event_id == 3 and command.args.attending is False
+
+
+def test_event_id_header_fills_a_missing_body_field():
+    assert parse({}, "register_event", event_id="5").args.event_id == 5
+    assert parse({"event_id": 6}, "register_event", event_id="5").args.event_id == 6
+
+
+def test_profile_fields_are_trimmed_and_typed():
+    args = parse({**PROFILE, "name": "  Ann  ", "seeking": ["M"]}, "upsert_profile").args
+    assert isinstance(args, UpsertProfile)
+    assert args.name == "Ann" and args.birthday.year == 1994 and args.seeking == ["M"]
+
+
+@pytest.mark.parametrize(
+    ("body", "type_", "code", "fragment"),
+    [
+        (b"{not json", "register_event", ErrorCode.BAD_REQUEST, "not valid json"),
+        (b"[1, 2]", "register_event", ErrorCode.BAD_REQUEST, "json object"),
+        (b"\xff\xfe", "register_event", ErrorCode.BAD_REQUEST, "utf-8"),
+        ({"event_id": 1}, "drop_tables", ErrorCode.UNKNOWN_COMMAND, "drop_tables"),
+        ({"event_id": 1}, None, ErrorCode.BAD_REQUEST, "no type"),
+        ({}, "register_event", ErrorCode.BAD_REQUEST, "event_id: field required"),
+        ({"event_id": "7"}, "register_event", ErrorCode.BAD_REQUEST, "event_id"),
+        ({"event_id": 7.5}, "register_event", ErrorCode.BAD_REQUEST, "event_id"),
+        ({"event_id": True}, "register_event", ErrorCode.BAD_REQUEST, "event_id"),
+        ({"event_id": -1}, "register_event", ErrorCode.BAD_REQUEST, "greater than 0"),
+        ({"event_id": 2**70}, "register_event", ErrorCode.BAD_REQUEST, "event_id"),
+        ({"event_id": 1, "attending": "yes"}, "confirm_registration", ErrorCode.BAD_REQUEST, "attending"),
+        ({**PROFILE, "gender": "X"}, "upsert_profile", ErrorCode.BAD_REQUEST, "gender"),
+        ({**PROFILE, "birthday": "2023-02-30"}, "upsert_profile", ErrorCode.BAD_REQUEST, "birthday"),
+        ({**PROFILE, "birthday": 19940301}, "upsert_profile", ErrorCode.BAD_REQUEST, "birthday"),
+        ({**PROFILE, "name": "   "}, "upsert_profile", ErrorCode.BAD_REQUEST, "name"),
+        ({**PROFILE, "name": "x" * 65}, "upsert_profile", ErrorCode.BAD_REQUEST, "name"),
+        ({**PROFILE, "username": "a b; drop"}, "upsert_profile", ErrorCode.BAD_REQUEST, "username"),
+        ({"event_id": 1, "partner_id": 2, "verdict": "love"}, "rate_partner", ErrorCode.BAD_REQUEST, "verdict"),
+        (b"register_event", "cancel_registration", ErrorCode.BAD_REQUEST, "type property"),
+    ],
+)
+def test_bad_commands_get_a_clear_error(body, type_, code, fragment):
+    error = error_of(body, type_)
+    assert error.code == code
+    assert fragment in error.message.lower()
+
+
+def test_oversized_body_is_refused_before_parsing():
+    error = error_of(b"{" + b" " * MAX_BODY_BYTES + b"}", "list_events")
+    assert error.code == ErrorCode.PAYLOAD_TOO_LARGE
+
+
+@pytest.mark.parametrize("user_id", [None, "abc", "1.5", True, ""])
+def test_missing_or_malformed_user_header(user_id):
+    headers = {} if user_id is None else {"user_id": user_id}
+    with pytest.raises(ContractError) as info:
+        parse_command(Incoming(body=b"{}", message_id="m", type="list_events", headers=headers), DATEMAKER_COMMANDS)
+    assert info.value.code == ErrorCode.BAD_REQUEST
+    assert "user_id" in info.value.message
+
+
+def test_deeply_nested_json_is_a_bad_request_not_a_crash():
+    error = error_of(b"[" * 100_000, "list_events")
+    assert error.code in (ErrorCode.BAD_REQUEST, ErrorCode.PAYLOAD_TOO_LARGE)
+
+
+def test_reply_bodies():
+    ok = json.loads(Reply.success(RegisterEvent(event_id=1)).to_body())
+    assert ok == {"ok": True, "data": {"event_id": 1}}
+    failed = json.loads(Reply.failure(ErrorCode.EVENT_FULL, "full").to_body())
+    assert failed == {"ok": False, "error": {"code": "event_full", "message": "full"}}
+    assert reply_type("register_event") == "register_event.result"
+
+
+def test_every_section_4_and_5_command_has_a_model():
+    assert set(DATEMAKER_COMMANDS) == {
+        "upsert_profile", "get_profile", "list_events", "register_event", "cancel_registration",
+        "confirm_registration", "rate_partner", "set_ready",
+    }  # fmt: skip
+    assert set(BOT_COMMANDS) == {
+        "confirm_registration", "send_rules", "invite_to_meeting", "send_partner_profile",
+        "send_partner_rating_request", "send_break_message", "send_final_dating_message", "send_match_message",
+        "send_ready_for_event_request", "send_user_will_take_part_in_event",
+        "send_user_will_not_take_part_in_event", "event_cancelled",
+    }  # fmt: skip
+
+
+def test_topology_names_and_dead_lettering():
+    specs = {spec.name: spec for spec in topology.queues("dev", "chathub_direct_main")}
+    assert set(specs) == {"datemaker_dev", "tg_bot_dev", "datemaker_dev.dead", "tg_bot_dev.dead"}
+    args = specs["datemaker_dev"].arguments
+    assert args["x-dead-letter-exchange"] == "chathub_direct_main"
+    assert args["x-dead-letter-routing-key"] == "datemaker_dev.dead"
+    assert args["x-delivery-limit"] == topology.DELIVERY_LIMIT
