@@ -1,0 +1,157 @@
+"""Rounds of one group: who meets whom in each time slot.
+
+Each round is an optimal assignment on its own (``scipy.optimize.linear_sum_assignment`` for M/F
+groups, ``rustworkx.max_weight_matching`` for open groups) whose weights rank, in strict order:
+
+1. the number of dates in the round (nobody sits out who could have a date);
+2. fairness: people who sat out more rounds so far, then those who sat out the last round, go first;
+   so the larger side takes turns sitting out and dates per person differ by at most one;
+3. fewer ``met_before`` pairs (they meet only when no other partner is free);
+4. the total score of the round's dates.
+
+Pairs already met in the group and blocked or incompatible pairs are never offered.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import rustworkx as rx
+from scipy.optimize import linear_sum_assignment
+
+from datemaker.domain.planning.scoring import Population
+
+Pairs = np.ndarray
+"""One round: an array of shape (k, 2) of population indices, one row per date."""
+
+_OPEN_SCALE = 100  # open-mode weights are integers: scores are kept to 1/100
+
+
+def _mask(members: np.ndarray, pairs: set[tuple[int, int]]) -> np.ndarray:
+    """Square boolean matrix over ``members``: True where the (unordered) pair is in ``pairs``."""
+    n = len(members)
+    out = np.zeros((n, n), dtype=bool)
+    if not pairs:
+        return out
+    where = {int(p): k for k, p in enumerate(members)}
+    for a, b in pairs:
+        i, j = where.get(a), where.get(b)
+        if i is not None and j is not None:
+            out[i, j] = out[j, i] = True
+    return out
+
+
+def schedule_group(
+    pop: Population,
+    members: np.ndarray,
+    mode: str,
+    max_rounds: int,
+    blocked: set[tuple[int, int]],
+    met_before: set[tuple[int, int]],
+) -> list[Pairs]:
+    """Plan up to ``max_rounds`` rounds for ``members`` (population indices); stop when no pair is left."""
+    members = np.asarray(members, dtype=np.int64)
+    n = len(members)
+    if n < 2:
+        return []
+    allowed = pop.compatible_matrix(members, members, mode) & ~_mask(members, blocked)
+    if not allowed.any():
+        return []
+    score = pop.score_matrix(members, members)
+    before = _mask(members, met_before)
+    if mode == "bipartite":
+        return _bipartite_rounds(members, pop.male[members], allowed, score, before, max_rounds)
+    return _open_rounds(members, allowed, score, before, max_rounds)
+
+
+def _bipartite_rounds(
+    members: np.ndarray,
+    male: np.ndarray,
+    allowed: np.ndarray,
+    score: np.ndarray,
+    before: np.ndarray,
+    max_rounds: int,
+) -> list[Pairs]:
+    rows, cols = np.flatnonzero(~male), np.flatnonzero(male)
+    allowed = allowed[np.ix_(rows, cols)]
+    score = score[np.ix_(rows, cols)]
+    fresh = ~before[np.ix_(rows, cols)]
+    if not allowed.any():
+        return []
+    low = float(score[allowed].min())
+    spread = max(float(score[allowed].max()) - low, 1.0)
+    gain = score - low  # in [0, spread] where allowed
+    p = min(len(rows), len(cols))
+    unit_fresh = p * spread + 1.0
+    unit_fair = p * (unit_fresh + spread) + 1.0
+    base = fresh * unit_fresh + gain
+    met = np.zeros_like(allowed)
+    sat_r, sat_c = np.zeros(len(rows), np.int64), np.zeros(len(cols), np.int64)
+    last_r, last_c = np.zeros(len(rows), np.int64), np.zeros(len(cols), np.int64)
+    rounds: list[Pairs] = []
+    for r in range(max_rounds):
+        free = allowed & ~met
+        if not free.any():
+            break
+        unit_date = (2 * p * (2 * r + 1) + 1) * unit_fair
+        priority = (2 * sat_r + last_r)[:, None] + (2 * sat_c + last_c)[None, :]
+        value = np.where(free, unit_date + unit_fair * priority + base, 0.0)
+        ri, ci = linear_sum_assignment(value, maximize=True)
+        keep = free[ri, ci]
+        ri, ci = ri[keep], ci[keep]
+        if not len(ri):
+            break
+        met[ri, ci] = True
+        dated_r = np.zeros(len(rows), bool)
+        dated_r[ri] = True
+        dated_c = np.zeros(len(cols), bool)
+        dated_c[ci] = True
+        sat_r += ~dated_r
+        sat_c += ~dated_c
+        last_r, last_c = (~dated_r).astype(np.int64), (~dated_c).astype(np.int64)
+        rounds.append(np.stack([members[rows[ri]], members[cols[ci]]], axis=1))
+    return rounds
+
+
+def _open_rounds(
+    members: np.ndarray,
+    allowed: np.ndarray,
+    score: np.ndarray,
+    before: np.ndarray,
+    max_rounds: int,
+) -> list[Pairs]:
+    n = len(members)
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)
+    allowed = allowed & upper
+    low = float(score[allowed].min())
+    gain = np.rint((score - low) * _OPEN_SCALE).astype(np.int64)
+    spread = max(int(gain[allowed].max()), 1)
+    p = n // 2
+    unit_fresh = p * spread + 1
+    unit_fair = p * (unit_fresh + spread) + 1
+    base = (~before) * unit_fresh + gain
+    met = np.zeros_like(allowed)
+    sat = np.zeros(n, np.int64)
+    last = np.zeros(n, np.int64)
+    rounds: list[Pairs] = []
+    for r in range(max_rounds):
+        free = allowed & ~met
+        ii, jj = np.nonzero(free)
+        if not len(ii):
+            break
+        unit_date = (2 * p * (2 * r + 1) + 1) * unit_fair
+        priority = 2 * sat + last
+        weights = unit_date + unit_fair * (priority[ii] + priority[jj]) + base[ii, jj]
+        graph = rx.PyGraph()
+        graph.add_nodes_from(range(n))
+        graph.add_edges_from(list(zip(ii.tolist(), jj.tolist(), weights.tolist(), strict=True)))
+        matching = rx.max_weight_matching(graph, max_cardinality=False, weight_fn=int)
+        if not matching:
+            break
+        chosen = np.sort(np.array(sorted(matching), dtype=np.int64), axis=1)
+        met[chosen[:, 0], chosen[:, 1]] = True
+        dated = np.zeros(n, bool)
+        dated[chosen.ravel()] = True
+        sat += ~dated
+        last = (~dated).astype(np.int64)
+        rounds.append(members[chosen])
+    return rounds
