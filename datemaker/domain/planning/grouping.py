@@ -142,4 +142,10 @@ def _cost(pop: Population, age: np.ndarray, people: np.ndarray) -> float:
         return 0.0
     shares = np.bincount(pop.city[people]) / n
     city = 2.0 * (1.0 - float(np.dot(shares, shares)))
-    return n * (_SPREAD * float(np.std(age[people])) + 2.0 * _SPREAD * float(np.std(pop.manual[people])) + city)
+    return n * (_SPREAD * _std(age[people]) + 2.0 * _SPREAD * _std(pop.manual[people]) + city)
+
+
+def _std(x: np.ndarray) -> float:
+    x = x - x[0]
+    mean = float(x.sum()) / len(x)
+    return math.sqrt(max(float(np.dot(x, x)) / len(x) - mean * mean, 0.0))

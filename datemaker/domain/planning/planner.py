@@ -165,6 +165,7 @@ def _finish(ctx: _Context, groups: list[np.ndarray], unseated: dict[int, str], r
     ids = pop.ids
     out_groups: list[Group] = []
     dates_of = np.zeros(len(ids), dtype=np.int64)
+    busy = np.zeros(len(ids), dtype=bool)
     all_pairs = []
     for g, rounds in zip(groups, schedules, strict=True):
         dated = _dated(rounds)
@@ -180,7 +181,9 @@ def _finish(ctx: _Context, groups: list[np.ndarray], unseated: dict[int, str], r
             all_pairs.append(pairs)
             pair_ids = np.sort(ids[pairs], axis=1)
             pair_ids = pair_ids[np.lexsort((pair_ids[:, 1], pair_ids[:, 0]))]
-            idle = member_ids[~np.isin(members, pairs.ravel())]
+            busy[pairs.ravel()] = True
+            idle = member_ids[~busy[members]]
+            busy[pairs.ravel()] = False
             out_rounds.append(
                 Round(
                     round=r,

@@ -1,0 +1,55 @@
+"""``plan``: read a planning request (PROTOCOL.md section 7) as JSON and print the plan as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from datemaker.config import Settings
+
+EXIT_BAD_INPUT = 2
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("plan", help="plan groups and rounds from a JSON request (see PROTOCOL.md §7)")
+    parser.add_argument("--input", required=True, metavar="FILE", help="the request as JSON; '-' reads standard input")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the plan on stdout; on bad input print one line on stderr and return 2."""
+    import json
+
+    from datemaker.domain.planning import PlanningError, PlanRequest, plan_event
+
+    try:
+        text = _read(args.input)
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise PlanningError(f"malformed JSON: {_one_line(str(exc))}") from None
+        plan = plan_event(PlanRequest.from_json(data))
+    except PlanningError as exc:
+        print(f"datemaker plan: {_one_line(exc.message)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    json.dump(plan.to_json(), sys.stdout, separators=(",", ":"))
+    sys.stdout.write("\n")
+    return 0
+
+
+def _read(path: str) -> str:
+    from datemaker.domain.planning import PlanningError
+
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as exc:
+        raise PlanningError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise PlanningError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
