@@ -282,7 +282,7 @@ class GoogleMeet:
                     logger.info("Meet API: emulator at %s (insecure channel)", self.endpoint.address)
                 else:
                     assert self._credentials is not None
-                    user = await self._credentials.fresh()
+                    user = await self._credentials.load()  # refreshed by _call, within its retries
                     options = ClientOptions(api_endpoint=self.endpoint.address)
                     spaces = meet_v2.SpacesServiceAsyncClient(credentials=user, client_options=options)
                     records = meet_v2.ConferenceRecordsServiceAsyncClient(credentials=user, client_options=options)

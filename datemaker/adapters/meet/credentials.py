@@ -95,6 +95,13 @@ class UserCredentials:
         self._credentials: Credentials | None = None
         self._lock = asyncio.Lock()
 
+    async def load(self) -> Credentials:
+        """The stored credentials, as they are (no network call)."""
+        async with self._lock:
+            if self._credentials is None:
+                self._credentials = await asyncio.to_thread(load_credentials, self.token_file)
+            return self._credentials
+
     async def fresh(self) -> Credentials:
         """Valid credentials, refreshed if needed; ``MeetCredentialsError`` when that is impossible."""
         async with self._lock:

@@ -9,7 +9,8 @@ Every answer is JSON. Endpoints:
   "user"?}`` → ``{"participant": "conferenceRecords/../participants/.."}`` (404 for an unknown meeting)
 - ``POST /leave``    same body → ``{"left": true|false}``
 - ``POST /failures`` ``{"count", "code"?: "RESOURCE_EXHAUSTED"|"UNAVAILABLE"|..., "method"?: "CreateSpace",
-  "retry_after"?}`` → ``{"ok": true}``; ``{"count": 0}`` clears pending failures
+  "retry_after"?}`` → ``{"ok": true}``; ``{"count": 0}`` clears pending failures and delays
+- ``POST /delays``   ``{"count", "seconds", "method"?: "CreateSpace"}`` → ``{"ok": true}`` (slow answers)
 - ``POST /quota``    ``{"limit": int | null, "window_seconds"?: 60}`` → ``{"ok": true}``
 - ``POST /reset``    → ``{"ok": true}`` (forget all state)
 """
@@ -104,6 +105,15 @@ async def _failures(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def _delays(request: web.Request) -> web.Response:
+    body = await _body(request)
+    count, seconds = body.get("count"), body.get("seconds")
+    if not isinstance(count, int) or count < 0 or not isinstance(seconds, int | float) or seconds < 0:
+        return _bad_request("count must be a non-negative integer and seconds a non-negative number")
+    request.app[EMULATOR_KEY].delay_next(count, float(seconds), method=str(body.get("method", "CreateSpace")))
+    return web.json_response({"ok": True})
+
+
 async def _quota(request: web.Request) -> web.Response:
     body = await _body(request)
     limit = body.get("limit")
@@ -129,6 +139,7 @@ def make_control_app(emulator: MeetEmulator) -> web.Application:
     app.router.add_post("/join", _join)
     app.router.add_post("/leave", _leave)
     app.router.add_post("/failures", _failures)
+    app.router.add_post("/delays", _delays)
     app.router.add_post("/quota", _quota)
     app.router.add_post("/reset", _reset)
     return app

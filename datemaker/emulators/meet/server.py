@@ -9,6 +9,7 @@ to it exactly as it talks to Google. Tests drive it in-process (``join``/``leave
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -244,6 +245,7 @@ class MeetEmulator:
         self.quota_rejections = 0
         self.injected_failures = 0
         self._failures: dict[str, deque[tuple[grpc.StatusCode, float | None]]] = {}
+        self._delays: dict[str, deque[float]] = {}
         self._creations: deque[float] = deque()
 
     def fail_next(
@@ -260,8 +262,14 @@ class MeetEmulator:
         queue = self._failures.setdefault(method, deque())
         queue.extend([(status, retry_after)] * count)
 
+    def delay_next(self, count: int, seconds: float, method: str = "CreateSpace") -> None:
+        """The next ``count`` calls of ``method`` answer only after ``seconds`` (a slow or hanging server)."""
+        self._delays.setdefault(method, deque()).extend([seconds] * count)
+
     def clear_failures(self) -> None:
+        """Drop every pending injected failure and delay."""
         self._failures.clear()
+        self._delays.clear()
 
     def set_creation_quota(self, limit: int | None, window_seconds: float = 60.0) -> None:
         """At most ``limit`` successful CreateSpace calls per sliding window; None switches the quota off."""
@@ -383,7 +391,8 @@ class MeetEmulator:
             self._creations.popleft()
         if len(self._creations) >= self.creation_quota:
             self.quota_rejections += 1
-            retry_after = self._creations[0] + self.quota_window_seconds - now
+            oldest = self._creations[0] if self._creations else now
+            retry_after = oldest + self.quota_window_seconds - now
             raise RpcFailure(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 "Quota exceeded for quota metric 'Create space requests' per minute per user.",
@@ -540,6 +549,9 @@ class MeetEmulator:
     ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             self.calls[method] += 1
+            delays = self._delays.get(method)
+            if delays:
+                await asyncio.sleep(delays.popleft())
             try:
                 pending = self._failures.get(method)
                 if pending:
