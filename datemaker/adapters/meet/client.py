@@ -238,7 +238,7 @@ class GoogleMeet:
     async def check(self) -> None:
         """Fail fast: ``MeetError`` when the stored token is missing or unusable (nothing to check on loopback)."""
         if self._credentials is not None:
-            await self._call_credentials()
+            await self._call("token check", _nothing)
 
     async def close(self) -> None:
         """Close the gRPC channels."""
@@ -330,6 +330,10 @@ class GoogleMeet:
                 ) from exc
             except api_exceptions.GoogleAPICallError as exc:
                 raise MeetError(f"Meet {what} failed: {_describe(exc)}") from exc
+
+
+async def _nothing() -> None:
+    return None
 
 
 def create_meet(
