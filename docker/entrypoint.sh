@@ -7,7 +7,7 @@
 set -eu
 
 write_secret_file() {  # VARIABLE FILE
-    value=$(printenv "$1" || true)
+    eval "value=\${$1:-}"
     [ -n "$value" ] || return 0
     mkdir -p "$(dirname "$2")"
     (umask 077 && printf '%s\n' "$value" >"$2")
