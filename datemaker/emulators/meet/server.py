@@ -234,7 +234,7 @@ class MeetEmulator:
     # ----------------------------------------------------------------- switches and state
 
     def reset(self) -> None:
-        """Forget every space, conference, counter and pending failure."""
+        """Forget every space, conference, counter, pending failure and delay (settings such as the quota stay)."""
         self.spaces: dict[str, resource.Space] = {}
         self.conferences: dict[str, _Conference] = {}
         self.calls: Counter[str] = Counter()
