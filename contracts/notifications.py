@@ -11,6 +11,9 @@ class Notification(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     event_id: int
+    language: str | None = None
+    """The user's language (``ru``, ``en``; the profile's ``language``), to pick the message's translation.
+    Optional: without it the bot uses the language the user was last seen with, else Russian."""
 
 
 class PartnerCard(BaseModel):
