@@ -10,3 +10,7 @@ class DomainError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class ConcurrentUpdate(Exception):
+    """What a decision was based on changed before it was written; the command is run again."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from contracts import commands as c
 from contracts.envelope import Command
 from contracts.errors import ErrorCode
-from datemaker.domain.errors import DomainError
+from datemaker.domain.errors import ConcurrentUpdate, DomainError
 from datemaker.domain.events import Event, check_cancellation_open, check_confirmation_open, check_registration_open
 from datemaker.domain.profiles import UserProfile, age_on, check_birthday
 from datemaker.domain.registrations import Registration, placement, require_active
@@ -73,15 +73,19 @@ async def list_events(store: Store, command: Command[c.ListEvents], now: datetim
     return c.EventList(events=[event_view(event, registration) for event, registration in rows])
 
 
-async def _locked_event(store: Store, event_id: int, user_id: int) -> tuple[Event, bool, Registration | None]:
-    event, has_profile, registration = await store.registration_context(event_id, user_id)
+async def _event_context(
+    store: Store, event_id: int, user_id: int, *, lock: bool = True
+) -> tuple[Event, bool, Registration | None]:
+    event, has_profile, registration = await store.registration_context(event_id, user_id, lock=lock)
     if event is None:
         raise DomainError(ErrorCode.EVENT_NOT_FOUND, f"there is no event {event_id}")
     return event, has_profile, registration
 
 
 async def register_event(store: Store, command: Command[c.RegisterEvent], now: datetime) -> c.RegisterResult:
-    event, has_profile, registration = await _locked_event(store, command.args.event_id, command.user_id)
+    # Optimistic: read without locking the event, so that registrations for one event do not queue
+    # behind each other; the write re-checks what the decision was based on.
+    event, has_profile, registration = await _event_context(store, command.args.event_id, command.user_id, lock=False)
     if not has_profile:
         raise DomainError(ErrorCode.PROFILE_REQUIRED, "fill in your profile before registering")
     if registration is not None and registration.active:
@@ -89,8 +93,8 @@ async def register_event(store: Store, command: Command[c.RegisterEvent], now: d
     check_registration_open(event, now)
     status = placement(event)
     waitlisted = status == "waitlisted"
-    await store.save_registration(event.id, command.user_id, now, waitlisted=waitlisted)
-    await store.adjust_counts(event.id, registered=0 if waitlisted else 1, waitlisted=1 if waitlisted else 0)
+    if not await store.claim_place(event, command.user_id, now, waitlisted=waitlisted):
+        raise ConcurrentUpdate(f"event {event.id} changed while registering user {command.user_id}")
     return c.RegisterResult(status=status)
 
 
@@ -116,7 +120,7 @@ async def cancel_registration(store: Store, command: Command[c.CancelRegistratio
         strict = True
     cancelled = []
     for event_id in event_ids:
-        event, _, registration = await _locked_event(store, event_id, command.user_id)
+        event, _, registration = await _event_context(store, event_id, command.user_id)
         if registration is None or not registration.active:
             if strict:
                 require_active(registration, event_id)
@@ -133,7 +137,7 @@ async def cancel_registration(store: Store, command: Command[c.CancelRegistratio
 
 
 async def confirm_registration(store: Store, command: Command[c.ConfirmRegistration], now: datetime) -> c.ConfirmResult:
-    event, _, registration = await _locked_event(store, command.args.event_id, command.user_id)
+    event, _, registration = await _event_context(store, command.args.event_id, command.user_id)
     registration = require_active(registration, event.id)
     if registration.waitlisted:
         raise DomainError(ErrorCode.NOT_REGISTERED, f"you are on the waitlist of event {event.id}, not yet seated")
@@ -157,7 +161,7 @@ async def rate_partner(store: Store, command: Command[c.RatePartner], now: datet
 
 
 async def set_ready(store: Store, command: Command[c.SetReady], now: datetime) -> c.ReadyResult:
-    event, _, registration = await _locked_event(store, command.args.event_id, command.user_id)
+    event, _, registration = await _event_context(store, command.args.event_id, command.user_id)
     registration = require_active(registration, event.id)
     if registration.ready_at is None:
         await store.mark_ready(event.id, command.user_id, now)

@@ -14,15 +14,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.commands import DATEMAKER_COMMANDS
-from contracts.envelope import Incoming, Reply, parse_command
+from contracts.envelope import Command, Incoming, Reply, parse_command
 from contracts.errors import ContractError
-from datemaker.domain.errors import DomainError
+from datemaker.domain.errors import ConcurrentUpdate, DomainError
 from datemaker.service.commands import HANDLERS, Handler
-from datemaker.service.ports import Clock, Database
+from datemaker.service.ports import Clock, Database, Session
 
 logger = logging.getLogger(__name__)
 
 _ECHOED_HEADERS = ("user_id", "chat_id", "message_id", "event_id")
+MAX_ATTEMPTS = 20
+"""Runs of one command while concurrent commands keep changing what it read."""
 
 
 class Unprocessable(Exception):
@@ -78,29 +80,41 @@ class CommandProcessor:
         except ContractError as exc:
             return Outcome(name, str(exc.code), Reply.failure(exc.code, exc.message), echo_headers(incoming.headers))
         headers = command.headers.to_amqp()
-
-        stored = await self._database.stored_reply(command.message_id)
-        if stored is not None:
-            return Outcome(command.name, "duplicate", Reply.model_validate(stored), headers)
-
-        handler = self._handlers[command.name]
-        try:
-            async with self._database.unit_of_work() as work:
-                data = await handler(work.store, command, self._clock())
-                reply = Reply.success(data)
-                if not await work.remember_reply(command.message_id, command.name, reply.model_dump(mode="json")):
-                    raise _AlreadyProcessed
-            return Outcome(command.name, "ok", reply, headers)
-        except DomainError as exc:
-            reply = Reply.failure(exc.code, exc.message)
-            if await self._database.remember_reply(command.message_id, command.name, reply.model_dump(mode="json")):
-                return Outcome(command.name, str(exc.code), reply, headers)
-        except _AlreadyProcessed:
-            pass
-        # A concurrent delivery of the same message id committed first: answer as it did.
-        stored = await self._database.stored_reply(command.message_id)
+        async with self._database.session() as session:
+            stored = await session.stored_reply(command.message_id)
+            if stored is not None:
+                return Outcome(command.name, "duplicate", Reply.model_validate(stored), headers)
+            try:
+                reply = await self._execute(session, command)
+                return Outcome(command.name, "ok", reply, headers)
+            except DomainError as exc:
+                reply = Reply.failure(exc.code, exc.message)
+                if await session.remember_reply(command.message_id, command.name, reply.model_dump(mode="json")):
+                    return Outcome(command.name, str(exc.code), reply, headers)
+            except _AlreadyProcessed:
+                pass
+            # A concurrent delivery of the same message id committed first: answer as it did.
+            stored = await session.stored_reply(command.message_id)
         assert stored is not None
         return Outcome(command.name, "duplicate", Reply.model_validate(stored), headers)
+
+    async def _execute(self, session: Session, command: Command[Any]) -> Reply:
+        """Run the handler and record its reply in one transaction, again while a race spoils it."""
+        handler = self._handlers[command.name]
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                async with session.transaction() as store:
+                    reply = Reply.success(await handler(store, command, self._clock()))
+                    if not await session.remember_reply(
+                        command.message_id, command.name, reply.model_dump(mode="json")
+                    ):
+                        raise _AlreadyProcessed
+                return reply
+            except ConcurrentUpdate:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                logger.debug("command %s raced another; attempt %d", command.message_id, attempt + 1)
+        raise AssertionError("unreachable")
 
 
 class _AlreadyProcessed(Exception):

@@ -28,12 +28,17 @@ class Store(Protocol):
         self, user_id: int, now: datetime, limit: int
     ) -> list[tuple[Event, Registration | None]]: ...
 
-    async def registration_context(self, event_id: int, user_id: int) -> tuple[Event | None, bool, Registration | None]:
-        """The event (locked for update), whether the user has a profile, and their registration."""
+    async def registration_context(
+        self, event_id: int, user_id: int, *, lock: bool = True
+    ) -> tuple[Event | None, bool, Registration | None]:
+        """The event (locked for update unless ``lock`` is false), whether the user has a profile, and
+        their registration."""
         ...
 
-    async def save_registration(self, event_id: int, user_id: int, now: datetime, waitlisted: bool) -> None:
-        """Create the registration, or start it afresh after a cancellation or a decline."""
+    async def claim_place(self, event: Event, user_id: int, now: datetime, waitlisted: bool) -> bool:
+        """Take a seat (or a waitlist place) and create the registration, or start it afresh after a
+        cancellation or a decline, provided the event's state and counts still allow it. False when they
+        no longer do, or the user registered meanwhile: nothing is then written."""
         ...
 
     async def end_registration(self, event_id: int, user_id: int, now: datetime, how: str) -> None:
@@ -61,24 +66,25 @@ class Store(Protocol):
     ) -> None: ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction: the store to work with and the idempotency record of the command."""
+class Session(Protocol):
+    """One database connection, for one command: its idempotency record and its transaction."""
 
-    store: Store
+    async def stored_reply(self, message_id: str) -> dict[str, Any] | None:
+        """The reply recorded for ``message_id``, if it was processed already."""
+        ...
 
     async def remember_reply(self, message_id: str, command: str, reply: dict[str, Any]) -> bool:
-        """Record the reply; False when the message id was already processed (nothing is changed)."""
+        """Record the reply (inside the open transaction, if any); False when the message id was already
+        recorded (nothing is changed)."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Store]:
+        """A transaction: committed when the block ends, rolled back when it raises."""
         ...
 
 
 class Database(Protocol):
-    """Transactions and the idempotency records outside them."""
-
-    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
-
-    async def stored_reply(self, message_id: str) -> dict[str, Any] | None: ...
-
-    async def remember_reply(self, message_id: str, command: str, reply: dict[str, Any]) -> bool: ...
+    def session(self) -> AbstractAsyncContextManager[Session]: ...
 
 
 @dataclass(frozen=True)

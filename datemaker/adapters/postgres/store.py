@@ -39,9 +39,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Nothing to reset between uses: the code sets no session state (no SET, LISTEN, cursors or session
+    locks), and asyncpg rolls back any transaction left open before this is called. Skipping the default
+    reset query saves a round trip per use."""
+
+
 async def create_pool(dsn: str, size: int = 10) -> asyncpg.Pool:
     """A connection pool whose connections speak JSON natively."""
-    return await asyncpg.create_pool(dsn, min_size=min(2, size), max_size=size, init=_init_connection)
+    return await asyncpg.create_pool(
+        dsn, min_size=min(2, size), max_size=size, init=_init_connection, reset=_keep_session
+    )
 
 
 def event_from_row(row: asyncpg.Record) -> Event:
@@ -141,14 +149,16 @@ class PostgresStore:
         )
         return [(event_from_row(row), _registration_from_row(row, row["id"], user_id)) for row in rows]
 
-    async def registration_context(self, event_id: int, user_id: int) -> tuple[Event | None, bool, Registration | None]:
+    async def registration_context(
+        self, event_id: int, user_id: int, *, lock: bool = True
+    ) -> tuple[Event | None, bool, Registration | None]:
         row = await self.conn.fetchrow(
             f"""SELECT {_EVENT_COLUMNS}, {_REGISTRATION_COLUMNS},
                        EXISTS (SELECT 1 FROM users u WHERE u.user_id = $2) AS has_profile
                 FROM dating_events e
                 LEFT JOIN registrations r ON r.event_id = e.id AND r.user_id = $2
                 WHERE e.id = $1
-                FOR UPDATE OF e""",
+                {"FOR UPDATE OF e" if lock else ""}""",
             event_id,
             user_id,
         )
@@ -156,18 +166,32 @@ class PostgresStore:
             return None, False, None
         return event_from_row(row), row["has_profile"], _registration_from_row(row, event_id, user_id)
 
-    async def save_registration(self, event_id: int, user_id: int, now: datetime, waitlisted: bool) -> None:
-        await self.conn.execute(
-            """INSERT INTO registrations (event_id, user_id, registered_at, waitlisted) VALUES ($1, $2, $3, $4)
+    async def claim_place(self, event: Event, user_id: int, now: datetime, waitlisted: bool) -> bool:
+        # One statement, last in the transaction: the event row is locked only from here to the commit.
+        claimed = await self.conn.fetchval(
+            """WITH place AS (
+                   UPDATE dating_events
+                   SET registered_count = registered_count + (NOT $4)::int,
+                       waitlisted_count = waitlisted_count + $4::int
+                   WHERE id = $1 AND state_id = $5
+                     AND CASE WHEN $4 THEN registered_count >= users_limit AND waitlisted_count < users_limit
+                              ELSE registered_count < users_limit END
+                   RETURNING id)
+               INSERT INTO registrations AS r (event_id, user_id, registered_at, waitlisted)
+               SELECT id, $2, $3, $4 FROM place
                ON CONFLICT (event_id, user_id) DO UPDATE SET
                    registered_at = EXCLUDED.registered_at, waitlisted = EXCLUDED.waitlisted,
                    confirmation_sent_at = NULL, confirmed_at = NULL, declined_at = NULL,
-                   cancelled_at = NULL, ready_at = NULL""",
-            event_id,
+                   cancelled_at = NULL, ready_at = NULL
+               WHERE r.cancelled_at IS NOT NULL OR r.declined_at IS NOT NULL
+               RETURNING true""",
+            event.id,
             user_id,
             now,
             waitlisted,
+            int(event.state),
         )
+        return bool(claimed)
 
     async def end_registration(self, event_id: int, user_id: int, now: datetime, how: str) -> None:
         column = {"cancelled": "cancelled_at", "declined": "declined_at"}[how]
@@ -268,15 +292,22 @@ _REMEMBER = """INSERT INTO processed_messages (message_id, command, reply) VALUE
                ON CONFLICT (message_id) DO NOTHING RETURNING true"""
 
 
-class PostgresUnitOfWork:
-    """One transaction: a store and the command's idempotency record."""
+class PostgresSession:
+    """The ``Session`` port: one pooled connection."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
-        self.store = PostgresStore(conn)
+
+    async def stored_reply(self, message_id: str) -> dict[str, Any] | None:
+        return await self.conn.fetchval("SELECT reply FROM processed_messages WHERE message_id = $1", message_id)
 
     async def remember_reply(self, message_id: str, command: str, reply: dict[str, Any]) -> bool:
         return bool(await self.conn.fetchval(_REMEMBER, message_id, command, reply))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresStore]:
+        async with self.conn.transaction():
+            yield PostgresStore(self.conn)
 
 
 class PostgresDatabase:
@@ -286,15 +317,9 @@ class PostgresDatabase:
         self.pool = pool
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[PostgresUnitOfWork]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield PostgresUnitOfWork(conn)
-
-    async def stored_reply(self, message_id: str) -> dict[str, Any] | None:
-        return await self.pool.fetchval("SELECT reply FROM processed_messages WHERE message_id = $1", message_id)
-
-    async def remember_reply(self, message_id: str, command: str, reply: dict[str, Any]) -> bool:
-        return bool(await self.pool.fetchval(_REMEMBER, message_id, command, reply))
+    async def session(self) -> AsyncIterator[PostgresSession]:
+        async with self.pool.acquire() as conn:
+            yield PostgresSession(conn)
 
     async def ping(self) -> bool:
         """True when the database answers."""
