@@ -1,5 +1,10 @@
 # PostgreSQL on RDS, owned by datemaker (the bot has no database access).
 
+locals {
+  db_identifier  = "${local.name}-db"
+  db_log_exports = ["postgresql", "upgrade"]
+}
+
 resource "aws_db_subnet_group" "main" {
   name       = "${local.name}-db"
   subnet_ids = aws_subnet.private[*].id
@@ -20,10 +25,15 @@ resource "aws_db_parameter_group" "main" {
     name  = "log_min_duration_statement"
     value = "1000"
   }
+
+  # A major version upgrade needs a new group (new family) while the instance still uses the old one.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_db_instance" "main" {
-  identifier     = "${local.name}-db"
+  identifier     = local.db_identifier
   engine         = "postgres"
   engine_version = var.db_engine_version
   instance_class = var.db_instance_class
@@ -54,7 +64,11 @@ resource "aws_db_instance" "main" {
   skip_final_snapshot       = !var.db_deletion_protection
   final_snapshot_identifier = "${local.name}-db-final"
 
+  enabled_cloudwatch_logs_exports = local.db_log_exports
+
   apply_immediately = !local.is_prod
 
   tags = { Name = "${local.name}-db" }
+
+  depends_on = [aws_cloudwatch_log_group.database]
 }

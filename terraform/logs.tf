@@ -15,6 +15,14 @@ resource "aws_cloudwatch_log_group" "migrate" {
   retention_in_days = var.log_retention_days
 }
 
+# RDS exports the PostgreSQL log here (created first, so that it gets a retention period).
+resource "aws_cloudwatch_log_group" "database" {
+  for_each = toset(local.db_log_exports)
+
+  name              = "/aws/rds/instance/${local.db_identifier}/${each.key}"
+  retention_in_days = var.log_retention_days
+}
+
 # Amazon MQ writes its general log to /aws/amazonmq/broker/<broker id>/general, a group it creates
 # itself (its name is known only once the broker exists): this policy lets it write there.
 data "aws_iam_policy_document" "broker_logs" {

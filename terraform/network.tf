@@ -99,6 +99,13 @@ resource "aws_route_table_association" "private" {
 
 # --- security groups -------------------------------------------------------------------------------
 
+# The VPC's default group allows nothing: every resource gets one of the groups below.
+resource "aws_default_security_group" "default" {
+  vpc_id = aws_vpc.main.id
+
+  tags = { Name = "${local.name}-default-deny" }
+}
+
 # The tasks (datemaker, bot, migration): no inbound traffic but optional metrics scraping.
 resource "aws_security_group" "services" {
   name        = "${local.name}-services"
