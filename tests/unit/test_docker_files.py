@@ -629,6 +629,32 @@ def test_dashboard_queries_exactly_the_listed_metrics(path):
     assert used >= DASHBOARD_METRICS, f"metrics without a panel: {sorted(DASHBOARD_METRICS - used)}"
 
 
+def exported_metrics() -> set[str]:
+    """Names of the metrics the services define (modules of the three packages that use prometheus_client)."""
+    import importlib
+
+    from prometheus_client.metrics import MetricWrapperBase
+
+    names = set()
+    for package in ("datemaker", "chathub_bot", "chathub_common"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "prometheus_client" not in path.read_text(encoding="utf-8"):
+                continue
+            module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
+            for value in vars(module).values():
+                if isinstance(value, MetricWrapperBase):
+                    for family in value.describe():
+                        names.add(family.name + ("_total" if family.type == "counter" else ""))
+    return names
+
+
+def test_dashboard_metrics_are_exported_by_the_services():
+    """Visibility, not a gate: the dashboard was specified before some metrics were written."""
+    missing = {name for name in DASHBOARD_METRICS if not name.startswith("process_")} - exported_metrics()
+    if missing:
+        pytest.xfail(f"on the dashboard but not defined by any service yet: {sorted(missing)}")
+
+
 def test_promql_metric_extraction():
     expr = 'histogram_quantile(0.99, sum by (le, job) (rate(a_seconds_bucket{job=~"x|y"}[$__rate_interval])))'
     assert promql_metrics(expr) == {"a_seconds_bucket"}
