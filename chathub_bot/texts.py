@@ -1,0 +1,149 @@
+"""User-facing texts shared by handlers and notifications (HTML; every string through gettext).
+
+Call these inside an i18n context (a handler, or :func:`chathub_bot.i18n` ``use_locale``).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiogram.utils.i18n import get_i18n
+from aiogram.utils.i18n import gettext as _
+from babel.dates import format_datetime, format_time
+
+from contracts import commands as c
+from contracts.errors import ErrorCode
+from contracts.notifications import PartnerCard
+
+logger = logging.getLogger(__name__)
+
+MAX_BIO_IN_CAPTION = 600
+"""Telegram captions hold 1024 characters; a partner's bio is cut to leave room for the rest."""
+
+
+def esc(value: object) -> str:
+    """Text safe inside an HTML message."""
+    return html.escape(str(value), quote=False)
+
+
+def locale() -> str:
+    return get_i18n().current_locale
+
+
+def _zone(timezone: str | None) -> ZoneInfo | None:
+    if not timezone:
+        return None
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def parse_moment(value: str, timezone: str | None = None) -> datetime | None:
+    """An ISO 8601 moment, shown in ``timezone`` when given (else in its own offset)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    zone = _zone(timezone)
+    if zone is not None and moment.tzinfo is not None:
+        moment = moment.astimezone(zone)
+    return moment
+
+
+def when(value: str, timezone: str | None = None) -> str:
+    """A start time for people: ``25 декабря, 19:00 (Europe/Moscow)`` / ``December 25, 19:00 (Europe/Moscow)``."""
+    moment = parse_moment(value, timezone)
+    if moment is None:
+        return esc(value)
+    pattern = "d MMMM, HH:mm" if locale() == "ru" else "MMMM d, HH:mm"
+    text = format_datetime(moment, pattern, locale=locale())
+    zone_name = timezone or (moment.tzname() or "")
+    return f"{text} ({zone_name})" if zone_name else text
+
+
+def when_short(value: str, timezone: str | None = None) -> str:
+    """A start time for a button: ``25 дек., 19:00``."""
+    moment = parse_moment(value, timezone)
+    if moment is None:
+        return value[:16]
+    pattern = "d MMM, HH:mm" if locale() == "ru" else "MMM d, HH:mm"
+    return format_datetime(moment, pattern, locale=locale())
+
+
+def clock(value: str, timezone: str | None = None) -> str:
+    """Only the time of day: ``19:05``."""
+    moment = parse_moment(value, timezone)
+    if moment is None:
+        return esc(value)
+    return format_time(moment, "HH:mm", locale=locale())
+
+
+def busy() -> str:
+    return _("The service is busy right now. Please try again in a minute.")
+
+
+def error_text(code: str) -> str:
+    """A polite explanation of a datemaker error code."""
+    texts = {
+        ErrorCode.PROFILE_REQUIRED: _("Please fill in your profile first: /profile"),
+        ErrorCode.EVENT_NOT_FOUND: _("This event no longer exists."),
+        ErrorCode.REGISTRATION_CLOSED: _("Registration for this event is closed."),
+        ErrorCode.EVENT_FULL: _("Sorry, this event is full, and so is its waiting list."),
+        ErrorCode.NOT_REGISTERED: _("You are not registered for this event."),
+        ErrorCode.CONFIRMATION_NOT_OPEN: _("It is too early to confirm: we will ask you a day before the event."),
+        ErrorCode.CONFIRMATION_CLOSED: _("Confirmations for this event are closed."),
+        ErrorCode.NOT_YOUR_PARTNER: _("You can only rate people you had a date with at this event."),
+        ErrorCode.BAD_REQUEST: _("Something in this request is not right. Please check and try again."),
+    }
+    return texts.get(code, _("Something went wrong on our side. Please try again later."))  # type: ignore[call-overload]
+
+
+def gender_label(gender: str) -> str:
+    return _("Man") if gender == "M" else _("Woman")
+
+
+def spots(count: int) -> str:
+    return _("{n} spot left", "{n} spots left", n=count).format(n=count)
+
+
+def profile_card(profile: c.Profile) -> str:
+    lines = [
+        _("<b>{name}</b>, {age}").format(name=esc(profile.name), age=profile.age),
+        _("Gender: {gender}").format(gender=gender_label(profile.gender)),
+        _("Birthday: {birthday}").format(birthday=profile.birthday.strftime("%d.%m.%Y")),
+        _("City: {city}").format(city=esc(profile.city)),
+    ]
+    if profile.bio:
+        lines.append(_("About: {bio}").format(bio=esc(profile.bio)))
+    lines.append(_("Photo: {state}").format(state=_("yes") if profile.photo_file_id else _("no")))
+    return "\n".join(lines)
+
+
+def partner_card(partner: PartnerCard, *, bio_limit: int = MAX_BIO_IN_CAPTION) -> str:
+    """A partner's name, age, city and bio."""
+    head = f"<b>{esc(partner.name)}</b>"
+    if partner.age:
+        head += f", {partner.age}"
+    lines = [head]
+    if partner.city:
+        lines.append(_("City: {city}").format(city=esc(partner.city)))
+    if partner.bio:
+        bio = partner.bio if len(partner.bio) <= bio_limit else partner.bio[: bio_limit - 1] + "…"
+        lines.append(_("About: {bio}").format(bio=esc(bio)))
+    return "\n".join(lines)
+
+
+def rules() -> str:
+    return _(
+        "<b>How speed dating works</b>\n"
+        "• Register for an event below. A day before it starts we ask you to confirm.\n"
+        "• At the start time you get a Google Meet link and your partner's profile for each round.\n"
+        "• A round lasts a few minutes; between rounds there is a short break.\n"
+        "• After every date, tell us whether you liked your partner. It stays private.\n"
+        "• At the end you get the contacts of everyone who liked you back.\n"
+        "Be kind and respectful; report anyone who is not."
+    )
