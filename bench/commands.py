@@ -49,7 +49,9 @@ async def ceiling_worker(settings: Settings, prefetch: int) -> None:
 
     async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
         await pool.execute(
-            "INSERT INTO bench_echo VALUES ($1, $2, now()) ON CONFLICT DO NOTHING", message.message_id, message.body.decode()
+            "INSERT INTO bench_echo VALUES ($1, $2, now()) ON CONFLICT DO NOTHING",
+            message.message_id,
+            message.body.decode(),
         )
         await exchange.publish(
             aio_pika.Message(
@@ -118,7 +120,11 @@ class Load:
             message_id = uuid.uuid4().hex
             self.sent_at[message_id] = time.perf_counter()
             await self.broker.publish(
-                queue, body, type="register_event", message_id=message_id, headers={"user_id": user_id, "chat_id": user_id}
+                queue,
+                body,
+                type="register_event",
+                message_id=message_id,
+                headers={"user_id": user_id, "chat_id": user_id},
             )
 
         tasks = []
@@ -177,7 +183,6 @@ async def prefill(pool: asyncpg.Pool, event_id: int, user_ids: list[int]) -> Non
     await pool.copy_records_to_table(
         "registrations", records=[(event_id, u) for u in user_ids], columns=["event_id", "user_id"]
     )
-    await pool.execute("UPDATE dating_events SET registered_count = $2 WHERE id = $1", event_id, len(user_ids))
     await pool.execute("ANALYZE registrations")
 
 
@@ -198,7 +203,11 @@ async def main() -> None:
     run = uuid.uuid4().hex[:8]
     base = Settings()
     settings = base.model_copy(
-        update={"chathub_env": f"bench{run}", "rabbitmq_exchange": f"chathub_bench{run}", "postgres_db": f"chathub_bench{run}"}
+        update={
+            "chathub_env": f"bench{run}",
+            "rabbitmq_exchange": f"chathub_bench{run}",
+            "postgres_db": f"chathub_bench{run}",
+        }
     )
     env = service_env(settings, DATEMAKER_PREFETCH=str(args.prefetch))
     from datemaker.app import prepare_database

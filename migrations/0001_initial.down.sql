@@ -1,4 +1,5 @@
 DROP TABLE IF EXISTS public.processed_messages;
+DROP FUNCTION IF EXISTS public.chathub_abort(text);
 DROP VIEW IF EXISTS public.matches;
 DROP TABLE IF EXISTS public.reports;
 DROP TABLE IF EXISTS public.dislikes;
@@ -6,6 +7,7 @@ DROP TABLE IF EXISTS public.likes;
 DROP TABLE IF EXISTS public.event_dates;
 DROP TABLE IF EXISTS public.event_groups;
 DROP TABLE IF EXISTS public.registrations;
+DROP FUNCTION IF EXISTS public.registrations_keep_counts();
 DROP TABLE IF EXISTS public.dating_events;
 DROP TABLE IF EXISTS public.users;
 DROP TABLE IF EXISTS public.event_states;

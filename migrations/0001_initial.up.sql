@@ -47,11 +47,14 @@ CREATE TABLE public.dating_events (
     group_size               integer NOT NULL DEFAULT 20 CHECK (group_size >= 2),
     max_rounds               integer NOT NULL DEFAULT 10 CHECK (max_rounds >= 1),
     mode                     text NOT NULL DEFAULT 'bipartite' CHECK (mode IN ('bipartite', 'open')),
-    -- Kept in step with registrations in the same transaction, so capacity checks never count rows.
+    -- Kept in step with registrations by a trigger (below), so capacity checks never count rows, and
+    -- guarded by the checks: a registration beyond capacity fails, whatever code writes it.
     registered_count         integer NOT NULL DEFAULT 0 CHECK (registered_count >= 0),
     waitlisted_count         integer NOT NULL DEFAULT 0 CHECK (waitlisted_count >= 0),
     created_at               timestamptz NOT NULL DEFAULT now(),
-    CHECK (confirm_open_seconds >= confirm_deadline_seconds)
+    CHECK (confirm_open_seconds >= confirm_deadline_seconds),
+    CONSTRAINT dating_events_seats_check CHECK (registered_count <= users_limit),
+    CONSTRAINT dating_events_waitlist_check CHECK (waitlisted_count <= users_limit)
 );
 
 CREATE INDEX dating_events_upcoming_idx ON public.dating_events (start_dttm) WHERE state_id IN (0, 1, 2, 3);
@@ -71,6 +74,31 @@ CREATE TABLE public.registrations (
 );
 
 CREATE INDEX registrations_user_idx ON public.registrations (user_id);
+
+-- Seats and waitlist places held, counted on the event row in the same transaction as the change.
+CREATE FUNCTION public.registrations_keep_counts() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    seats integer := 0;
+    waiting integer := 0;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.cancelled_at IS NULL AND OLD.declined_at IS NULL THEN
+        IF OLD.waitlisted THEN waiting := waiting - 1; ELSE seats := seats - 1; END IF;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.cancelled_at IS NULL AND NEW.declined_at IS NULL THEN
+        IF NEW.waitlisted THEN waiting := waiting + 1; ELSE seats := seats + 1; END IF;
+    END IF;
+    IF seats <> 0 OR waiting <> 0 THEN
+        UPDATE public.dating_events
+        SET registered_count = registered_count + seats, waitlisted_count = waitlisted_count + waiting
+        WHERE id = COALESCE(NEW.event_id, OLD.event_id);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER registrations_keep_counts
+    AFTER INSERT OR UPDATE OF waitlisted, cancelled_at, declined_at OR DELETE ON public.registrations
+    FOR EACH ROW EXECUTE FUNCTION public.registrations_keep_counts();
 -- The next waitlisted person to promote, in registration order.
 CREATE INDEX registrations_waitlist_idx ON public.registrations (event_id, registered_at)
     WHERE waitlisted AND cancelled_at IS NULL AND declined_at IS NULL;
@@ -134,6 +162,13 @@ CREATE VIEW public.matches AS
     FROM public.likes a
     JOIN public.likes b
       ON b.event_id = a.event_id AND b.user_id = a.partner_id AND b.partner_id = a.user_id;
+
+-- Lets one statement refuse to finish when its parts disagree (SQL has no RAISE of its own).
+CREATE FUNCTION public.chathub_abort(reason text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '%', reason USING ERRCODE = 'CH409';
+END;
+$$;
 
 -- Idempotency: the reply to every processed command, by the command's message_id.
 CREATE TABLE public.processed_messages (

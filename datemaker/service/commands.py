@@ -13,15 +13,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts import commands as c
-from contracts.envelope import Command
+from contracts.envelope import Command, Reply
 from contracts.errors import ErrorCode
 from datemaker.domain.errors import ConcurrentUpdate, DomainError
 from datemaker.domain.events import Event, check_cancellation_open, check_confirmation_open, check_registration_open
 from datemaker.domain.profiles import UserProfile, age_on, check_birthday
 from datemaker.domain.registrations import Registration, placement, require_active
-from datemaker.service.ports import Store
+from datemaker.service.events import EventCache
+from datemaker.service.ports import Session, Store
 
 Handler = Callable[[Store, Command[Any], datetime], Awaitable[BaseModel]]
+FastPath = Callable[[Session, Command[Any], datetime, EventCache], Awaitable[BaseModel | None]]
 UPCOMING_LIMIT = 20
 
 
@@ -98,17 +100,36 @@ async def register_event(store: Store, command: Command[c.RegisterEvent], now: d
     return c.RegisterResult(status=status)
 
 
+async def register_event_at_once(
+    session: Session, command: Command[c.RegisterEvent], now: datetime, events: EventCache
+) -> c.RegisterResult | None:
+    """The common case in one round trip: a seat is free and the user is new to the event.
+
+    Decided by the same rules from a recently read event; the database re-checks what may have changed
+    since. None means "take the ordinary path", which gives the exact answer in every other case.
+    """
+    event = await events.get(session, command.args.event_id)
+    if event is None:
+        return None
+    try:
+        check_registration_open(event, now)
+        if placement(event) != "registered":
+            return None
+    except DomainError:
+        return None
+    result = c.RegisterResult(status="registered")
+    reply = Reply.success(result).model_dump(mode="json")
+    if await session.register_at_once(event, command.user_id, now, command.message_id, reply):
+        return result
+    events.forget(event.id)
+    return None
+
+
 async def _end_registration(store: Store, event: Event, registration: Registration, now: datetime, how: str) -> None:
     """Cancel or decline; a freed seat goes to the longest-waiting person."""
     await store.end_registration(event.id, registration.user_id, now, how)
     if registration.holds_seat:
-        promoted = await store.promote_waitlisted(event.id)
-        if promoted is None:
-            await store.adjust_counts(event.id, registered=-1, waitlisted=0)
-        else:
-            await store.adjust_counts(event.id, registered=0, waitlisted=-1)
-    else:
-        await store.adjust_counts(event.id, registered=0, waitlisted=-1)
+        await store.promote_waitlisted(event.id)
 
 
 async def cancel_registration(store: Store, command: Command[c.CancelRegistration], now: datetime) -> c.CancelResult:
@@ -179,3 +200,7 @@ HANDLERS: dict[str, Handler] = {
     "set_ready": set_ready,
 }
 """Command name → handler; covers every name of ``contracts.commands.DATEMAKER_COMMANDS``."""
+
+
+FAST_PATHS: dict[str, FastPath] = {"register_event": register_event_at_once}
+"""Single-round-trip versions of hot commands, tried first; they record their own reply atomically."""

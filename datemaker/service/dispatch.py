@@ -17,7 +17,8 @@ from contracts.commands import DATEMAKER_COMMANDS
 from contracts.envelope import Command, Incoming, Reply, parse_command
 from contracts.errors import ContractError
 from datemaker.domain.errors import ConcurrentUpdate, DomainError
-from datemaker.service.commands import HANDLERS, Handler
+from datemaker.service.commands import FAST_PATHS, HANDLERS, FastPath, Handler
+from datemaker.service.events import EventCache
 from datemaker.service.ports import Clock, Database, Session
 
 logger = logging.getLogger(__name__)
@@ -64,11 +65,14 @@ class CommandProcessor:
         clock: Clock,
         handlers: Mapping[str, Handler] = HANDLERS,
         registry: Mapping[str, type[BaseModel]] = DATEMAKER_COMMANDS,
+        fast_paths: Mapping[str, FastPath] = FAST_PATHS,
     ) -> None:
         self._database = database
         self._clock = clock
         self._handlers = handlers
         self._registry = registry
+        self._fast_paths = fast_paths
+        self._events = EventCache()
 
     async def process(self, incoming: Incoming) -> Outcome:
         """Validate and execute one command. Infrastructure errors propagate (the message is retried)."""
@@ -81,6 +85,11 @@ class CommandProcessor:
             return Outcome(name, str(exc.code), Reply.failure(exc.code, exc.message), echo_headers(incoming.headers))
         headers = command.headers.to_amqp()
         async with self._database.session() as session:
+            fast_path = self._fast_paths.get(command.name)
+            if fast_path is not None:
+                data = await fast_path(session, command, self._clock(), self._events)
+                if data is not None:
+                    return Outcome(command.name, "ok", Reply.success(data), headers)
             stored = await session.stored_reply(command.message_id)
             if stored is not None:
                 return Outcome(command.name, "duplicate", Reply.model_validate(stored), headers)

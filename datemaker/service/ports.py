@@ -46,10 +46,8 @@ class Store(Protocol):
         ...
 
     async def promote_waitlisted(self, event_id: int) -> int | None:
-        """Give the freed seat to the longest-waiting person; their user id, or None."""
+        """Give a free seat to the longest-waiting person; their user id, or None."""
         ...
-
-    async def adjust_counts(self, event_id: int, registered: int, waitlisted: int) -> None: ...
 
     async def active_upcoming_event_ids(self, user_id: int, now: datetime) -> list[int]: ...
 
@@ -68,6 +66,16 @@ class Store(Protocol):
 
 class Session(Protocol):
     """One database connection, for one command: its idempotency record and its transaction."""
+
+    async def load_event(self, event_id: int) -> Event | None: ...
+
+    async def register_at_once(
+        self, event: Event, user_id: int, now: datetime, message_id: str, reply: dict[str, Any]
+    ) -> bool:
+        """In one atomic step, record ``reply`` for ``message_id`` and seat the user, provided the message
+        is new, the user has a profile and no active registration, the event is still in ``event.state``
+        and a seat is free. False, with nothing changed, when any of that does not hold."""
+        ...
 
     async def stored_reply(self, message_id: str) -> dict[str, Any] | None:
         """The reply recorded for ``message_id``, if it was processed already."""

@@ -198,3 +198,30 @@ async def test_injection_in_text_fields_is_stored_verbatim(bot, clean_db):
     profile = ok(await bot.call("upsert_profile", {**PROFILE, "name": name}, user_id=31))["profile"]
     assert profile["name"] == name
     assert await clean_db.fetchval("SELECT name FROM users WHERE user_id = 31") == name
+
+
+async def test_a_rush_of_registrations_never_overbooks(bot, clean_db):
+    """60 people at once for 10 seats and 10 waitlist places: exact counts, whatever the interleaving."""
+    event = await create_event(clean_db, users_limit=10)
+    users = [await create_participant(clean_db) for _ in range(60)]
+    ids = [await bot.send("register_event", {"event_id": event}, user_id=u) for u in users]
+    replies = [await bot.reply_to(i, timeout=30) for i in ids]
+    outcomes = [r["data"]["status"] if r["ok"] else r["error"]["code"] for r in replies]
+    assert (outcomes.count("registered"), outcomes.count("waitlisted"), outcomes.count("event_full")) == (10, 10, 40)
+    row = await clean_db.fetchrow(
+        """SELECT e.registered_count, e.waitlisted_count,
+                  count(*) FILTER (WHERE NOT r.waitlisted) AS seated, count(*) FILTER (WHERE r.waitlisted) AS waiting
+           FROM dating_events e JOIN registrations r ON r.event_id = e.id WHERE e.id = $1
+           GROUP BY e.id""",
+        event,
+    )
+    assert tuple(row) == (10, 10, 10, 10)
+
+
+async def test_double_click_registers_once(bot, clean_db):
+    event = await create_event(clean_db)
+    user = await create_participant(clean_db)
+    ids = [await bot.send("register_event", {"event_id": event}, user_id=user) for _ in range(6)]
+    statuses = sorted([(await bot.reply_to(i))["data"]["status"] for i in ids])
+    assert statuses == ["already_registered"] * 5 + ["registered"]
+    assert await clean_db.fetchval("SELECT registered_count FROM dating_events WHERE id = $1", event) == 1

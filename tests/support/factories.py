@@ -45,11 +45,7 @@ async def create_event(pool: asyncpg.Pool, *, starts_in: timedelta = timedelta(d
 
 
 async def register(pool: asyncpg.Pool, event_id: int, user_id: int, **columns: Any) -> None:
-    """A registration row, keeping the event's counters in step."""
+    """A registration row (the database keeps the event's counters in step)."""
     values = {"event_id": event_id, "user_id": user_id, **columns}
     placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 1))
     await pool.execute(f"INSERT INTO registrations ({', '.join(values)}) VALUES ({placeholders})", *values.values())
-    if columns.get("waitlisted"):
-        await pool.execute("UPDATE dating_events SET waitlisted_count = waitlisted_count + 1 WHERE id = $1", event_id)
-    elif not columns.get("cancelled_at") and not columns.get("declined_at"):
-        await pool.execute("UPDATE dating_events SET registered_count = registered_count + 1 WHERE id = $1", event_id)

@@ -32,6 +32,30 @@ _EVENT_COLUMNS = """e.id, e.start_dttm, e.timezone, e.users_limit, e.state_id, e
 _REGISTRATION_COLUMNS = """r.registered_at, r.waitlisted, r.confirmation_sent_at, r.confirmed_at, r.declined_at,
     r.cancelled_at, r.ready_at"""
 _RATING_TABLES: dict[str, str] = {"like": "likes", "dislike": "dislikes", "report": "reports"}
+_RESTART_REGISTRATION = """
+    ON CONFLICT (event_id, user_id) DO UPDATE SET
+        registered_at = EXCLUDED.registered_at, waitlisted = EXCLUDED.waitlisted,
+        confirmation_sent_at = NULL, confirmed_at = NULL, declined_at = NULL, cancelled_at = NULL, ready_at = NULL
+    WHERE r.cancelled_at IS NOT NULL OR r.declined_at IS NOT NULL"""
+"""A registration row exists already: start it afresh only if it was cancelled or declined."""
+_REGISTER_AT_ONCE = f"""
+    WITH remembered AS (
+        INSERT INTO processed_messages (message_id, command, reply) VALUES ($4, 'register_event', $5)
+        ON CONFLICT (message_id) DO NOTHING
+        RETURNING message_id),
+    registered AS (
+        INSERT INTO registrations AS r (event_id, user_id, registered_at, waitlisted)
+        SELECT e.id, u.user_id, $3, false
+        FROM remembered, dating_events e, users u
+        WHERE e.id = $1 AND e.state_id = $6 AND u.user_id = $2
+        {_RESTART_REGISTRATION}
+        RETURNING true)
+    SELECT CASE
+        WHEN EXISTS (SELECT 1 FROM registered) THEN true
+        WHEN EXISTS (SELECT 1 FROM remembered) THEN chathub_abort('nothing to register')
+        ELSE false
+    END"""
+"""One round trip: record the reply and take a seat, or change nothing at all."""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -167,31 +191,26 @@ class PostgresStore:
         return event_from_row(row), row["has_profile"], _registration_from_row(row, event_id, user_id)
 
     async def claim_place(self, event: Event, user_id: int, now: datetime, waitlisted: bool) -> bool:
-        # One statement, last in the transaction: the event row is locked only from here to the commit.
-        claimed = await self.conn.fetchval(
-            """WITH place AS (
-                   UPDATE dating_events
-                   SET registered_count = registered_count + (NOT $4)::int,
-                       waitlisted_count = waitlisted_count + $4::int
-                   WHERE id = $1 AND state_id = $5
-                     AND CASE WHEN $4 THEN registered_count >= users_limit AND waitlisted_count < users_limit
-                              ELSE registered_count < users_limit END
-                   RETURNING id)
-               INSERT INTO registrations AS r (event_id, user_id, registered_at, waitlisted)
-               SELECT id, $2, $3, $4 FROM place
-               ON CONFLICT (event_id, user_id) DO UPDATE SET
-                   registered_at = EXCLUDED.registered_at, waitlisted = EXCLUDED.waitlisted,
-                   confirmation_sent_at = NULL, confirmed_at = NULL, declined_at = NULL,
-                   cancelled_at = NULL, ready_at = NULL
-               WHERE r.cancelled_at IS NOT NULL OR r.declined_at IS NOT NULL
-               RETURNING true""",
-            event.id,
-            user_id,
-            now,
-            waitlisted,
-            int(event.state),
-        )
-        return bool(claimed)
+        # The trigger on registrations takes the seat (locking the event row until the commit) and the
+        # capacity checks refuse it when there is none left; a waitlist place only while seats are full.
+        try:
+            async with self.conn.transaction():  # a savepoint: a refused claim leaves the transaction usable
+                return bool(
+                    await self.conn.fetchval(
+                        f"""INSERT INTO registrations AS r (event_id, user_id, registered_at, waitlisted)
+                            SELECT e.id, $2, $3, $4 FROM dating_events e
+                            WHERE e.id = $1 AND e.state_id = $5 AND (NOT $4 OR e.registered_count >= e.users_limit)
+                            {_RESTART_REGISTRATION}
+                            RETURNING true""",
+                        event.id,
+                        user_id,
+                        now,
+                        waitlisted,
+                        int(event.state),
+                    )
+                )
+        except asyncpg.CheckViolationError:
+            return False
 
     async def end_registration(self, event_id: int, user_id: int, now: datetime, how: str) -> None:
         column = {"cancelled": "cancelled_at", "declined": "declined_at"}[how]
@@ -208,16 +227,6 @@ class PostgresStore:
                    ORDER BY registered_at LIMIT 1)
                RETURNING user_id""",
             event_id,
-        )
-
-    async def adjust_counts(self, event_id: int, registered: int, waitlisted: int) -> None:
-        await self.conn.execute(
-            """UPDATE dating_events SET registered_count = registered_count + $2,
-                                        waitlisted_count = waitlisted_count + $3
-               WHERE id = $1""",
-            event_id,
-            registered,
-            waitlisted,
         )
 
     async def active_upcoming_event_ids(self, user_id: int, now: datetime) -> list[int]:
@@ -297,6 +306,24 @@ class PostgresSession:
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
+
+    async def load_event(self, event_id: int) -> Event | None:
+        row = await self.conn.fetchrow(f"SELECT {_EVENT_COLUMNS} FROM dating_events e WHERE e.id = $1", event_id)
+        return event_from_row(row) if row else None
+
+    async def register_at_once(
+        self, event: Event, user_id: int, now: datetime, message_id: str, reply: dict[str, Any]
+    ) -> bool:
+        try:
+            return bool(
+                await self.conn.fetchval(_REGISTER_AT_ONCE, event.id, user_id, now, message_id, reply, int(event.state))
+            )
+        except (asyncpg.CheckViolationError, asyncpg.ForeignKeyViolationError):
+            return False
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == "CH409":
+                return False
+            raise
 
     async def stored_reply(self, message_id: str) -> dict[str, Any] | None:
         return await self.conn.fetchval("SELECT reply FROM processed_messages WHERE message_id = $1", message_id)
