@@ -149,3 +149,50 @@ def _std(x: np.ndarray) -> float:
     x = x - x[0]
     mean = float(x.sum()) / len(x)
     return math.sqrt(max(float(np.dot(x, x)) / len(x) - mean * mean, 0.0))
+
+
+def improve_groups(
+    pop: Population,
+    groups: list[np.ndarray],
+    value: np.ndarray,
+    people: np.ndarray,
+    kind: np.ndarray,
+    max_passes: int = 8,
+) -> list[np.ndarray]:
+    """Swap people of the same kind between groups while that raises the total value of within-group pairs.
+
+    ``people`` are population indices, ``value`` their pair values (square, symmetric, zero where they may
+    not date) and ``kind`` a label per person (gender and pool): only people of the same kind swap, so
+    group sizes and the balance between sides stay as they are.
+    """
+    where = {int(p): k for k, p in enumerate(people)}
+    group_of = np.empty(len(people), dtype=np.int64)
+    for g, members in enumerate(groups):
+        group_of[[where[int(p)] for p in members]] = g
+    onehot = np.zeros((len(people), len(groups)))
+    onehot[np.arange(len(people)), group_of] = 1.0
+    totals = value @ onehot  # totals[p, g]: value of p with everyone in group g
+    rows = np.arange(len(people))
+    for _ in range(max_passes):
+        swapped = False
+        for a in range(len(people)):
+            g = group_of[a]
+            candidates = np.flatnonzero((kind == kind[a]) & (group_of != g))
+            if not len(candidates):
+                continue
+            h = group_of[candidates]
+            gain = (
+                totals[candidates, g] + totals[a, h] - totals[a, g] - totals[candidates, h] - 2.0 * value[a, candidates]
+            )
+            best = int(np.argmax(gain))
+            if gain[best] <= 1e-9:
+                continue
+            b, h = int(candidates[best]), int(h[best])
+            totals[:, g] += value[:, b] - value[:, a]
+            totals[:, h] += value[:, a] - value[:, b]
+            group_of[a], group_of[b] = h, g
+            swapped = True
+        if not swapped:
+            break
+    del rows
+    return [np.sort(people[group_of == g]) for g in range(len(groups))]

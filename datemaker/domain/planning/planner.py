@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from datemaker.domain.planning.grouping import form_groups, pools, seatable
+from datemaker.domain.planning.grouping import form_groups, improve_groups, pools, seatable
 from datemaker.domain.planning.model import Group, Plan, PlanningError, PlanRequest, Round, Unseated
 from datemaker.domain.planning.scheduling import Pairs, schedule_group
 from datemaker.domain.planning.scoring import Population
@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 NO_PARTNER = "no compatible partner"
 ALL_BLOCKED = "no compatible partner: every compatible partner is blocked"
 NO_ROOM = "no free partner within group_size and max_rounds"
+
+_IMPROVE_UP_TO = 2500  # swap search over all groups up to this many people (quadratic memory and time)
 
 
 class _Context:
@@ -67,8 +69,14 @@ def plan_event(request: PlanRequest) -> Plan:
         unseated[int(i)] = ALL_BLOCKED if has_partner[i] else NO_PARTNER
     people = np.flatnonzero(has_unblocked)
     groups: list[np.ndarray] = []
-    for pool in pools(pop, people, request.mode):
+    kind = np.zeros(len(pop), dtype=np.int64)
+    for number, pool in enumerate(pools(pop, people, request.mode)):
+        for side, members in enumerate(pool):
+            kind[members] = 2 * number + side
         groups.extend(g for g in form_groups(pop, pool, request.group_size, ctx.tiebreak) if len(g))
+    if len(people) <= _IMPROVE_UP_TO:
+        value = pop.score_matrix(people, people) * _may_date(ctx, people)
+        groups = improve_groups(pop, groups, value, people, kind[people])
     groups = _give_everyone_a_partner(ctx, groups)
     return _finish(ctx, groups, unseated)
 
@@ -103,16 +111,21 @@ def plan_groups(request: PlanRequest, groups: Sequence[Sequence[int]]) -> Plan:
     return _finish(ctx, [g[~np.isin(g, list(unseated))] for g in chosen], unseated, repair=False)
 
 
-def _lonely(ctx: _Context, group: np.ndarray) -> np.ndarray:
-    """Members of ``group`` with nobody in it they may date."""
-    ok = ctx.pop.compatible_matrix(group, group, ctx.request.mode)
+def _may_date(ctx: _Context, people: np.ndarray) -> np.ndarray:
+    """Square boolean matrix over ``people``: compatible and not blocked."""
+    ok = ctx.pop.compatible_matrix(people, people, ctx.request.mode)
     if ctx.blocked:
-        where = {int(p): k for k, p in enumerate(group)}
+        where = {int(p): k for k, p in enumerate(people)}
         for a, b in ctx.blocked:
             i, j = where.get(a), where.get(b)
             if i is not None and j is not None:
                 ok[i, j] = ok[j, i] = False
-    return group[~ok.any(axis=1)]
+    return ok
+
+
+def _lonely(ctx: _Context, group: np.ndarray) -> np.ndarray:
+    """Members of ``group`` with nobody in it they may date."""
+    return group[~_may_date(ctx, group).any(axis=1)]
 
 
 def _give_everyone_a_partner(ctx: _Context, groups: list[np.ndarray]) -> list[np.ndarray]:

@@ -24,6 +24,7 @@ Pairs = np.ndarray
 """One round: an array of shape (k, 2) of population indices, one row per date."""
 
 _OPEN_SCALE = 100  # open-mode weights are integers: scores are kept to 1/100
+_RETRIES = 12
 
 
 def _mask(members: np.ndarray, pairs: set[tuple[int, int]]) -> np.ndarray:
@@ -58,9 +59,70 @@ def schedule_group(
         return []
     score = pop.score_matrix(members, members)
     before = _mask(members, met_before)
+    male = pop.male[members]
+    sides = [members[~male], members[male]] if mode == "bipartite" else [members]
     if mode == "bipartite":
-        return _bipartite_rounds(members, pop.male[members], allowed, score, before, max_rounds)
-    return _open_rounds(members, allowed, score, before, max_rounds)
+        complete = bool(allowed[np.ix_(~male, male)].all())
+    else:
+        complete = bool((allowed | np.eye(n, dtype=bool)).all())
+
+    def attempt(noisy: np.ndarray) -> list[Pairs]:
+        if mode == "bipartite":
+            return _bipartite_rounds(members, male, allowed, noisy, before, max_rounds)
+        return _open_rounds(members, allowed, noisy, before, max_rounds)
+
+    rounds = attempt(score)
+    if not complete or fair(rounds, sides):
+        return rounds
+    # Optimal rounds one at a time can paint themselves into a corner late in a small group (the pairs left
+    # admit no fair round). Try again with scores nudged at random (seeded: plans stay deterministic), and
+    # for open groups fall back to the round-robin circle, which is always fair.
+    rng = np.random.default_rng([len(members), *members[:4].tolist()])
+    for _ in range(_RETRIES):
+        noise = rng.uniform(0.0, 1.0, size=score.shape)
+        again = attempt(score + (noise + noise.T))
+        if fair(again, sides):
+            return again
+    if mode == "open":
+        return _circle(members, max_rounds)
+    return rounds
+
+
+def fair(rounds: list[Pairs], sides: list[np.ndarray]) -> bool:
+    """Per side: dates differ by at most one, and nobody sits out two rounds running while a side-mate
+    has not sat out yet (counting the current round)."""
+    for side in sides:
+        if len(side) == 0:
+            continue
+        dates = dict.fromkeys(side.tolist(), 0)
+        sat_by: set[int] = set()
+        previous: set[int] = set()
+        for pairs in rounds:
+            busy = set(pairs.ravel().tolist())
+            for person in busy & dates.keys():
+                dates[person] += 1
+            now = dates.keys() - busy
+            sat_by |= now
+            if now & previous and len(sat_by) < len(dates):
+                return False
+            previous = now
+        if max(dates.values()) - min(dates.values()) > 1:
+            return False
+    return True
+
+
+def _circle(members: np.ndarray, max_rounds: int) -> list[Pairs]:
+    """Round robin by the circle method: everyone meets everyone once; with an odd count one person sits
+    out each round, in turn."""
+    seats = members.tolist() + ([-1] if len(members) % 2 else [])
+    n = len(seats)
+    rounds: list[Pairs] = []
+    for k in range(min(max_rounds, n - 1)):
+        pairs = [(seats[n - 1], seats[k])]
+        pairs += [(seats[(k + i) % (n - 1)], seats[(k - i) % (n - 1)]) for i in range(1, n // 2)]
+        real = [(a, b) for a, b in pairs if a >= 0 and b >= 0]
+        rounds.append(np.array(real, dtype=np.int64).reshape(-1, 2))
+    return rounds
 
 
 def _bipartite_rounds(
