@@ -84,7 +84,7 @@ def schedule_group(
         if fair(again, sides):
             return again
     if mode == "open":
-        return _circle(members, max_rounds)
+        return _circle(members, max_rounds, score, before)
     return rounds
 
 
@@ -111,18 +111,21 @@ def fair(rounds: list[Pairs], sides: list[np.ndarray]) -> bool:
     return True
 
 
-def _circle(members: np.ndarray, max_rounds: int) -> list[Pairs]:
+def _circle(members: np.ndarray, max_rounds: int, score: np.ndarray, before: np.ndarray) -> list[Pairs]:
     """Round robin by the circle method: everyone meets everyone once; with an odd count one person sits
-    out each round, in turn."""
-    seats = members.tolist() + ([-1] if len(members) % 2 else [])
+    out each round, in turn (so nobody twice). Rounds with fewer ``met_before`` pairs, then more score, go
+    first, and those beyond ``max_rounds`` are dropped."""
+    seats = list(range(len(members))) + ([-1] if len(members) % 2 else [])
     n = len(seats)
-    rounds: list[Pairs] = []
-    for k in range(min(max_rounds, n - 1)):
+    rounds = []
+    for k in range(n - 1):
         pairs = [(seats[n - 1], seats[k])]
         pairs += [(seats[(k + i) % (n - 1)], seats[(k - i) % (n - 1)]) for i in range(1, n // 2)]
-        real = [(a, b) for a, b in pairs if a >= 0 and b >= 0]
-        rounds.append(np.array(real, dtype=np.int64).reshape(-1, 2))
-    return rounds
+        real = np.array([(a, b) for a, b in pairs if a >= 0 and b >= 0], dtype=np.int64).reshape(-1, 2)
+        rank = (int(before[real[:, 0], real[:, 1]].sum()), -float(score[real[:, 0], real[:, 1]].sum()), k)
+        rounds.append((rank, real))
+    rounds.sort(key=lambda item: item[0])
+    return [members[real] for _, real in rounds[:max_rounds]]
 
 
 def _bipartite_rounds(
