@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-TELEGRAM_REQUESTS = Counter(
-    "chathub_telegram_requests_total",
-    "Calls to the Telegram Bot API, by method and outcome (ok, retry_after, forbidden, bad_request, network, ...)",
+TELEGRAM_SENDS = Counter(
+    "chathub_telegram_sends_total",
+    "Calls to the Telegram Bot API, by method and outcome (ok, retry_after, forbidden, bad_request, network_error)",
     ["method", "outcome"],
 )
 TELEGRAM_RETRY_AFTER = Counter(
     "chathub_telegram_retry_after_total", "HTTP 429 (Too Many Requests) answers received from Telegram"
 )
-OUTBOX_DEPTH = Gauge("chathub_outbox_messages", "Telegram sends waiting in the bot's outbox (not yet in flight)")
-OUTBOX_IN_FLIGHT = Gauge("chathub_outbox_in_flight", "Telegram sends of the outbox currently in flight")
+OUTBOX_DEPTH = Gauge("chathub_bot_outbox_messages", "Telegram sends waiting in the bot's outbox (not yet in flight)")
+OUTBOX_IN_FLIGHT = Gauge("chathub_bot_outbox_in_flight", "Telegram sends of the outbox currently in flight")
 UNDELIVERABLE = Counter(
     "chathub_telegram_undeliverable_total",
     "Messages the bot could not deliver and gave up on (user blocked the bot, chat gone, ...)",

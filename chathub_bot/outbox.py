@@ -369,22 +369,22 @@ class TelegramMetricsMiddleware(BaseRequestMiddleware):
             result = await make_request(bot, method)
         except TelegramRetryAfter:
             metrics.TELEGRAM_RETRY_AFTER.inc()
-            metrics.TELEGRAM_REQUESTS.labels(name, "retry_after").inc()
+            metrics.TELEGRAM_SENDS.labels(name, "retry_after").inc()
             raise
         except TelegramForbiddenError:
-            metrics.TELEGRAM_REQUESTS.labels(name, "forbidden").inc()
+            metrics.TELEGRAM_SENDS.labels(name, "forbidden").inc()
             raise
         except TelegramBadRequest:
-            metrics.TELEGRAM_REQUESTS.labels(name, "bad_request").inc()
+            metrics.TELEGRAM_SENDS.labels(name, "bad_request").inc()
             raise
         except TelegramNetworkError:
-            metrics.TELEGRAM_REQUESTS.labels(name, "network_error").inc()
+            metrics.TELEGRAM_SENDS.labels(name, "network_error").inc()
             raise
         except TelegramServerError:
-            metrics.TELEGRAM_REQUESTS.labels(name, "server_error").inc()
+            metrics.TELEGRAM_SENDS.labels(name, "server_error").inc()
             raise
         except TelegramAPIError:
-            metrics.TELEGRAM_REQUESTS.labels(name, "api_error").inc()
+            metrics.TELEGRAM_SENDS.labels(name, "api_error").inc()
             raise
-        metrics.TELEGRAM_REQUESTS.labels(name, "ok").inc()
+        metrics.TELEGRAM_SENDS.labels(name, "ok").inc()
         return result

@@ -24,6 +24,7 @@ seconds for at least one; each has ``message_id``, ``from`` (bot/user), ``text``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -142,8 +143,9 @@ def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
         loop_version = after
         result = found()
         if not result and wait > 0:
-            deadline = request.loop.time() + wait
-            while not result and (remaining := deadline - request.loop.time()) > 0:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait
+            while not result and (remaining := deadline - loop.time()) > 0:
                 loop_version = await emulator.wait_changed(loop_version, remaining)
                 result = found()
         return web.json_response({"version": emulator.version, "messages": result})

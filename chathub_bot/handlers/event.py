@@ -11,12 +11,9 @@ from chathub_bot import texts
 from chathub_bot.callbacks import ConfirmCb, RateCb, ReadyCb, Verdict
 from chathub_bot.gateway import DatemakerError, DatemakerGateway, DatemakerUnavailable
 from chathub_bot.handlers.common import Handlers, actor_of, message_of, show, toast
-from contracts.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
 router = Handlers("event")
-
-_KEEP_BUTTONS = (ErrorCode.CONFIRMATION_NOT_OPEN, ErrorCode.INTERNAL_ERROR)
 
 
 @router.callback_query(ConfirmCb.filter())
@@ -26,10 +23,9 @@ async def on_confirm(callback: CallbackQuery, callback_data: ConfirmCb, gateway:
     except DatemakerUnavailable:
         await toast(callback, texts.busy(), alert=True)
         return
-    except DatemakerError as exc:
+    except DatemakerError as exc:  # the message stays as it is: the id may be forged, or the press a stale one
+        logger.info("confirmation refused for user %s: %s", actor_of(callback).user_id, exc)
         await toast(callback, texts.error_text(exc.code), alert=True)
-        if exc.code not in _KEEP_BUTTONS:
-            await show(callback, texts.error_text(exc.code))
         return
     await toast(callback)
     if result.status == "confirmed":

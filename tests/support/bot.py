@@ -257,7 +257,7 @@ class BotHarness:
     def last(self, user_id: int) -> ChatMessage:
         return self.emulator.bot_messages(user_id)[-1]
 
-    async def notify(self, command: str, body: dict[str, Any], user_id: int, **headers: Any) -> Disposition:
+    async def notify(self, command: str, body: dict[str, Any], user_id: int, /, **headers: Any) -> Disposition:
         """Deliver a command from datemaker to the bot's inbox, as the broker would."""
         incoming = Incoming(
             body=json.dumps(body).encode(),
