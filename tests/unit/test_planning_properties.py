@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from datemaker.domain.planning import Participant, PlanRequest, plan_event
 from tests.unit.test_planning_invariants import NO_ROOM, check_plan
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 CITIES = ("msk", "spb", "kzn")
 SEEKING = (None, None, None, frozenset({"M"}), frozenset({"F"}), frozenset({"M", "F"}), frozenset())
@@ -92,7 +92,7 @@ def test_open_mode_seats_everyone_when_groups_can_hold_pairs(request):
         assert not plan.unseated
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(requests(), st.randoms(use_true_random=False))
 def test_same_input_and_seed_give_the_same_plan(request, rnd):
     first = plan_event(request).to_json()

@@ -15,8 +15,6 @@ Pairs already met in the group and blocked or incompatible pairs are never offer
 from __future__ import annotations
 
 import numpy as np
-import rustworkx as rx
-from scipy.optimize import linear_sum_assignment
 
 from datemaker.domain.planning.scoring import Population
 
@@ -136,6 +134,8 @@ def _bipartite_rounds(
     before: np.ndarray,
     max_rounds: int,
 ) -> list[Pairs]:
+    from scipy.optimize import linear_sum_assignment  # here: a rejected request never pays for importing it
+
     rows, cols = np.flatnonzero(~male), np.flatnonzero(male)
     allowed = allowed[np.ix_(rows, cols)]
     score = score[np.ix_(rows, cols)]
@@ -184,6 +184,8 @@ def _open_rounds(
     before: np.ndarray,
     max_rounds: int,
 ) -> list[Pairs]:
+    import rustworkx as rx  # here: a rejected request never pays for importing it
+
     n = len(members)
     upper = np.triu(np.ones((n, n), dtype=bool), 1)
     allowed = allowed & upper
