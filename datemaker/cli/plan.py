@@ -32,8 +32,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except PlanningError as exc:
         print(f"datemaker plan: {_one_line(exc.message)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    json.dump(plan.to_json(), sys.stdout, separators=(",", ":"))
-    sys.stdout.write("\n")
+    sys.stdout.write(json.dumps(plan.to_json(), separators=(",", ":")) + "\n")
     return 0
 
 

@@ -33,10 +33,8 @@ class _Context:
         self.blocked = self._pairs(request.blocked)
         self.met_before = self._pairs(request.met_before)
         self.tiebreak = np.random.default_rng(request.seed).permutation(len(self.participants))
-        self.blocked_with: dict[int, set[int]] = {}
-        for a, b in self.blocked:
-            self.blocked_with.setdefault(a, set()).add(b)
-            self.blocked_with.setdefault(b, set()).add(a)
+        self.blocked_with = _links(self.blocked)
+        self.met_before_with = _links(self.met_before)
 
     def _pairs(self, pairs: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
         out = set()
@@ -55,7 +53,7 @@ class _Context:
 
     def schedule(self, members: np.ndarray) -> list[Pairs]:
         r = self.request
-        return schedule_group(self.pop, members, r.mode, r.max_rounds, self.blocked, self.met_before)
+        return schedule_group(self.pop, members, r.mode, r.max_rounds, self.blocked_with, self.met_before_with)
 
 
 def plan_event(request: PlanRequest) -> Plan:
@@ -111,15 +109,25 @@ def plan_groups(request: PlanRequest, groups: Sequence[Sequence[int]]) -> Plan:
     return _finish(ctx, [g[~np.isin(g, list(unseated))] for g in chosen], unseated, repair=False)
 
 
+def _links(pairs: set[tuple[int, int]]) -> dict[int, set[int]]:
+    """Pairs as a map from each person to the people they are paired with."""
+    out: dict[int, set[int]] = {}
+    for a, b in pairs:
+        out.setdefault(a, set()).add(b)
+        out.setdefault(b, set()).add(a)
+    return out
+
+
 def _may_date(ctx: _Context, people: np.ndarray) -> np.ndarray:
     """Square boolean matrix over ``people``: compatible and not blocked."""
     ok = ctx.pop.compatible_matrix(people, people, ctx.request.mode)
-    if ctx.blocked:
+    if ctx.blocked_with:
         where = {int(p): k for k, p in enumerate(people)}
-        for a, b in ctx.blocked:
-            i, j = where.get(a), where.get(b)
-            if i is not None and j is not None:
-                ok[i, j] = ok[j, i] = False
+        for i, p in enumerate(people.tolist()):
+            for q in ctx.blocked_with.get(p, ()):
+                j = where.get(q)
+                if j is not None:
+                    ok[i, j] = ok[j, i] = False
     return ok
 
 

@@ -14,6 +14,8 @@ Pairs already met in the group and blocked or incompatible pairs are never offer
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 import numpy as np
 
 from datemaker.domain.planning.scoring import Population
@@ -25,17 +27,18 @@ _OPEN_SCALE = 100  # open-mode weights are integers: scores are kept to 1/100
 _RETRIES = 12
 
 
-def _mask(members: np.ndarray, pairs: set[tuple[int, int]]) -> np.ndarray:
-    """Square boolean matrix over ``members``: True where the (unordered) pair is in ``pairs``."""
+def _mask(members: np.ndarray, partners: Mapping[int, Collection[int]]) -> np.ndarray:
+    """Square boolean matrix over ``members``: True where ``partners`` links the two."""
     n = len(members)
     out = np.zeros((n, n), dtype=bool)
-    if not pairs:
+    if not partners:
         return out
     where = {int(p): k for k, p in enumerate(members)}
-    for a, b in pairs:
-        i, j = where.get(a), where.get(b)
-        if i is not None and j is not None:
-            out[i, j] = out[j, i] = True
+    for i, p in enumerate(members.tolist()):
+        for q in partners.get(p, ()):
+            j = where.get(q)
+            if j is not None:
+                out[i, j] = out[j, i] = True
     return out
 
 
@@ -44,11 +47,14 @@ def schedule_group(
     members: np.ndarray,
     mode: str,
     max_rounds: int,
-    blocked: set[tuple[int, int]],
-    met_before: set[tuple[int, int]],
+    blocked: Mapping[int, Collection[int]],
+    met_before: Mapping[int, Collection[int]],
 ) -> list[Pairs]:
-    """Plan up to ``max_rounds`` rounds for ``members`` (population indices); stop when no pair is left."""
-    members = np.asarray(members, dtype=np.int64)
+    """Plan up to ``max_rounds`` rounds for ``members`` (population indices); stop when no pair is left.
+
+    ``blocked`` and ``met_before`` map a population index to the indices it is linked with (both ways).
+    """
+    members = np.sort(np.asarray(members, dtype=np.int64))
     n = len(members)
     if n < 2:
         return []
@@ -58,7 +64,7 @@ def schedule_group(
     score = pop.score_matrix(members, members)
     before = _mask(members, met_before)
     male = pop.male[members]
-    sides = [members[~male], members[male]] if mode == "bipartite" else [members]
+    sides = [~male, male] if mode == "bipartite" else [np.ones(n, dtype=bool)]
     if mode == "bipartite":
         complete = bool(allowed[np.ix_(~male, male)].all())
     else:
@@ -70,7 +76,7 @@ def schedule_group(
         return _open_rounds(members, allowed, noisy, before, max_rounds)
 
     rounds = attempt(score)
-    if not complete or fair(rounds, sides):
+    if not complete or fair(rounds, members, sides):
         return rounds
     # Optimal rounds one at a time can paint themselves into a corner late in a small group (the pairs left
     # admit no fair round). Try again with scores nudged at random (seeded: plans stay deterministic), and
@@ -79,32 +85,30 @@ def schedule_group(
     for _ in range(_RETRIES):
         noise = rng.uniform(0.0, 1.0, size=score.shape)
         again = attempt(score + (noise + noise.T))
-        if fair(again, sides):
+        if fair(again, members, sides):
             return again
     if mode == "open":
         return _circle(members, max_rounds, score, before)
     return rounds
 
 
-def fair(rounds: list[Pairs], sides: list[np.ndarray]) -> bool:
-    """Per side: dates differ by at most one, and nobody sits out two rounds running while a side-mate
-    has not sat out yet (counting the current round)."""
+def fair(rounds: list[Pairs], members: np.ndarray, sides: list[np.ndarray]) -> bool:
+    """Per side (a mask over the sorted ``members``): dates differ by at most one, and nobody sits out two
+    rounds running while a side-mate has not sat out yet (counting the current round)."""
+    if not rounds:
+        return True
+    busy = np.zeros((len(rounds), len(members)), dtype=bool)
+    for t, pairs in enumerate(rounds):
+        busy[t, np.searchsorted(members, pairs.ravel())] = True
     for side in sides:
-        if len(side) == 0:
+        if not side.any():
             continue
-        dates = dict.fromkeys(side.tolist(), 0)
-        sat_by: set[int] = set()
-        previous: set[int] = set()
-        for pairs in rounds:
-            busy = set(pairs.ravel().tolist())
-            for person in busy & dates.keys():
-                dates[person] += 1
-            now = dates.keys() - busy
-            sat_by |= now
-            if now & previous and len(sat_by) < len(dates):
-                return False
-            previous = now
-        if max(dates.values()) - min(dates.values()) > 1:
+        dates = busy[:, side].sum(axis=0)
+        if dates.max() - dates.min() > 1:
+            return False
+        idle = ~busy[:, side]
+        everyone_sat = np.logical_or.accumulate(idle, axis=0).all(axis=1)
+        if ((idle[1:] & idle[:-1]).any(axis=1) & ~everyone_sat[1:]).any():
             return False
     return True
 
