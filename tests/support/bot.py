@@ -6,12 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import aiohttp
+
 from chathub_bot.app import build_bot, build_dispatcher
+from chathub_bot.config import BotSettings
 from chathub_bot.emulator import BotApiEmulator, ChatMessage
 from chathub_bot.fsm import ExpiringMemoryStorage
 from chathub_bot.gateway import DatemakerGateway
@@ -277,3 +283,98 @@ class BotHarness:
         await self.press(user_id, self.last(user_id), data="p:s:")
         await self.press(user_id, self.last(user_id), data="p:s:")
         assert user_id in self.datemaker.profiles, [m.text for m in self.emulator.bot_messages(user_id)]
+
+
+# --- the whole bot, against real RabbitMQ ---------------------------------------------------------
+
+
+def live_settings(emulator: BotApiEmulator, **overrides: Any) -> BotSettings:
+    """Bot settings for this test run's broker (the environment the ``test_env`` fixture exported) and ``emulator``;
+    fast limits unless overridden."""
+    values: dict[str, Any] = {
+        "tg_bot_token": emulator.token,
+        "tg_api_base": emulator.url,
+        "metrics_port": 0,
+        "tg_bot_global_rate": emulator.limits.global_rate,
+        "tg_bot_chat_rate": emulator.limits.chat_rate,
+        "tg_bot_polling_timeout": 1,
+        "tg_bot_reply_timeout": 5.0,
+    }
+    values.update(overrides)
+    return BotSettings(_env_file=None, **values)
+
+
+def bot_environment(emulator_url: str, token: str, **extra: str) -> dict[str, str]:
+    """The environment of a ``python -m chathub_bot`` child process (inherits the test run's variables)."""
+    return {
+        **os.environ,
+        "TG_BOT_TOKEN": token,
+        "TG_API_BASE": emulator_url,
+        "METRICS_PORT": "0",
+        "TG_BOT_POLLING_TIMEOUT": "1",
+        **extra,
+    }
+
+
+class BotProcess:
+    """``python -m chathub_bot`` as a child process; :attr:`ops_url` once it serves ``/readyz``."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.process: asyncio.subprocess.Process | None = None
+        self.ops_url: str | None = None
+        self.log: list[str] = []
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self, timeout: float = 30.0) -> None:
+
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "chathub_bot", env=self.env, stderr=asyncio.subprocess.PIPE
+        )
+        port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def read() -> None:
+            assert self.process is not None and self.process.stderr is not None
+            async for raw in self.process.stderr:
+                line = raw.decode(errors="replace").rstrip()
+                self.log.append(line)
+                found = re.search(r"metrics and health on http://[^:]+:(\d+)/", line)
+                if found and not port.done():
+                    port.set_result(int(found.group(1)))
+            if not port.done():
+                port.set_exception(RuntimeError("the bot exited:\n" + "\n".join(self.log[-20:])))
+
+        self._reader = asyncio.create_task(read())
+        self.ops_url = f"http://127.0.0.1:{await asyncio.wait_for(port, timeout)}"
+        await self.wait_ready(timeout)
+
+    async def wait_ready(self, timeout: float) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with aiohttp.ClientSession() as session:
+            while True:
+                async with session.get(f"{self.ops_url}/readyz") as response:
+                    body = await response.json()
+                    if response.status == 200:
+                        return body
+                if loop.time() > deadline:
+                    raise TimeoutError(f"the bot is not ready: {body}\n" + "\n".join(self.log[-20:]))
+                await asyncio.sleep(0.2)
+
+    async def metrics(self) -> str:
+        async with aiohttp.ClientSession() as session, session.get(f"{self.ops_url}/metrics") as response:
+            return await response.text()
+
+    async def stop(self, timeout: float = 20.0) -> int:
+        if self.process is None:
+            return 0
+        if self.process.returncode is None:
+            self.process.terminate()
+        try:
+            code = await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            self.process.kill()
+            code = await self.process.wait()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+        return code
