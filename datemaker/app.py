@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -15,11 +15,18 @@ from chathub_common.ops_http import OpsServer
 from chathub_common.rabbit import Broker, PublishError
 from contracts.envelope import Incoming
 from datemaker.adapters import metrics
+from datemaker.adapters.meet import create_meet
+from datemaker.adapters.outbox_relay import OutboxRelay
+from datemaker.adapters.postgres.leases import EventLeases
+from datemaker.adapters.postgres.lifecycle import PostgresLifecycleDatabase
 from datemaker.adapters.postgres.migrate import ensure_database, migrate
 from datemaker.adapters.postgres.store import TRANSIENT_ERRORS, PostgresDatabase, create_pool
+from datemaker.adapters.scheduler import TimelineScheduler
 from datemaker.config import Settings
 from datemaker.service.dispatch import CommandProcessor
 from datemaker.service.intake import CommandIntake
+from datemaker.service.lifecycle import EventRunner
+from datemaker.service.ports import Clock
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +56,17 @@ async def connect_database(settings: Settings, timeout: float = 60.0) -> asyncpg
 
 
 class Datemaker:
-    """The running service: consumer of commands, with its database, broker and ops endpoint."""
+    """The running service: answers commands, runs event timelines, serves metrics and health."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
         self.settings = settings
+        self.clock = clock
         self.pool: asyncpg.Pool | None = None
         self.broker: Broker | None = None
         self.ops: OpsServer | None = None
+        self.relay: OutboxRelay | None = None
+        self.scheduler: TimelineScheduler | None = None
+        self.runner: EventRunner | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -74,7 +85,7 @@ class Datemaker:
         )
         await self.broker.connect()
         intake = CommandIntake(
-            CommandProcessor(database, utc_now),
+            CommandProcessor(database, self.clock),
             self.broker,
             s.bot_queue,
             transient_errors=(*TRANSIENT_ERRORS, PublishError),
@@ -96,11 +107,36 @@ class Datemaker:
         await self.broker.consume(s.command_queue, consume)
         logger.info("datemaker consuming %s, replying on %s", s.command_queue, s.bot_queue)
 
+        self.relay = OutboxRelay(self.pool, self.broker, s.bot_queue)
+        self.relay.start()
+        lifecycle = PostgresLifecycleDatabase(self.pool)
+        self.runner = EventRunner(
+            lifecycle,
+            create_meet(s.meet_api_endpoint, s.meet_token_file, s.meet_creds_file, s.meet_creations_per_minute),
+            self.clock,
+            on_messages=self.relay.wake,
+            metrics=metrics.PrometheusLifecycleMetrics(),
+            results_delay=timedelta(seconds=s.results_delay_seconds),
+        )
+        self.scheduler = TimelineScheduler(
+            self.runner,
+            lifecycle,
+            EventLeases(s.postgres_dsn()),
+            self.clock,
+            reconcile_seconds=s.reconcile_seconds,
+            on_reconciled=metrics.events_by_state,
+        )
+        self.scheduler.start()
+
     async def _broker_ready(self) -> bool:
         return self.broker is not None and self.broker.connected
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Stop taking commands, let those in flight finish, then disconnect."""
+        """Stop taking commands and running events, let work in flight finish, then disconnect."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.relay is not None:
+            await self.relay.stop()
         if self.broker is not None:
             await self.broker.stop_consuming()
             with contextlib.suppress(TimeoutError):

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     datemaker_prefetch: int = Field(64, ge=1, le=1000)
     datemaker_db_pool_size: int = Field(16, ge=2, le=200)
     publish_timeout_seconds: float = Field(10.0, gt=0)
+    reconcile_seconds: float = Field(2.0, gt=0, description="how often event timelines are re-read")
+    meet_creations_per_minute: float = Field(10.0, gt=0, description="Meet spaces.create quota per user")
+    results_delay_seconds: float = Field(60.0, ge=0, description="wait after an event before reading attendance")
 
     @property
     def command_queue(self) -> str:

@@ -17,19 +17,34 @@ from tests.support.factories import reset_database
 RUN_ID = uuid.uuid4().hex[:10]
 
 
-def _test_environment() -> dict[str, str]:
+def _test_environment(meet_endpoint: str) -> dict[str, str]:
     return {
         "CHATHUB_ENV": f"t{RUN_ID}",
         "RABBITMQ_EXCHANGE": f"chathub_t{RUN_ID}",
         "POSTGRES_DB": f"chathub_t{RUN_ID}",
         "METRICS_PORT": "0",
+        "MEET_API_ENDPOINT": meet_endpoint,
+        "MEET_CREATIONS_PER_MINUTE": "60000",
+        "RECONCILE_SECONDS": "0.5",
+        "RESULTS_DELAY_SECONDS": "0.5",
     }
 
 
 @pytest.fixture(scope="session")
-def test_env() -> dict[str, str]:
+async def meet():
+    """The Meet API emulator, for the whole run (tests reset what they rely on)."""
+    from datemaker.emulators.meet import MeetEmulator
+
+    emulator = MeetEmulator(default_access_type="OPEN")
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def test_env(meet) -> dict[str, str]:
     """Environment of this test run; also exported so that child processes inherit it."""
-    env = _test_environment()
+    env = _test_environment(meet.endpoint)
     os.environ.update(env)
     return env
 

@@ -43,6 +43,9 @@ class Event:
     confirm_deadline_seconds: int = 3600
     registered_count: int = 0
     waitlisted_count: int = 0
+    group_size: int = 20
+    max_rounds: int = 10
+    mode: str = "bipartite"
 
     @property
     def confirm_opens_at(self) -> datetime:

@@ -18,21 +18,9 @@ from contracts import topology
 from contracts.envelope import Incoming, Reply, reply_type
 from contracts.errors import ErrorCode
 from datemaker.service.dispatch import CommandProcessor, Outcome, Unprocessable, echo_headers
+from datemaker.service.ports import Publisher
 
 logger = logging.getLogger(__name__)
-
-
-class Publisher(Protocol):
-    async def publish(
-        self,
-        routing_key: str,
-        body: bytes,
-        *,
-        type: str,
-        message_id: str | None = None,
-        correlation_id: str | None = None,
-        headers: dict[str, object] | None = None,
-    ) -> str: ...
 
 
 class IntakeMetrics(Protocol):

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from contracts.commands import UpsertProfile, Verdict
-from datemaker.domain.events import Event
+from datemaker.domain.events import Event, EventState
+from datemaker.domain.notices import Outgoing, PlannedDate
+from datemaker.domain.planning import Plan
 from datemaker.domain.profiles import UserProfile
 from datemaker.domain.registrations import Registration
+from datemaker.domain.timeline import Progress
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware."""
+
+
+class Publisher(Protocol):
+    """Sends a message to the broker and waits until the broker has taken it (or raises)."""
+
+    async def publish(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        type: str,
+        message_id: str | None = None,
+        correlation_id: str | None = None,
+        headers: dict[str, object] | None = None,
+    ) -> str: ...
 
 
 class Store(Protocol):
@@ -134,3 +152,101 @@ class Meet(Protocol):
     async def attendance(self, space_name: str) -> list[Attendance]:
         """Everyone who joined a conference in the space."""
         ...
+
+
+@dataclass(frozen=True)
+class PlanningInput:
+    """Everything the planner needs about an event's registrants."""
+
+    confirmed: list[UserProfile]
+    not_confirmed: dict[int, str]
+    """Active registrants who will not take part, and why (``not_confirmed``, ``waitlisted``)."""
+    blocked: list[tuple[int, int]]
+    met_before: list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """A round of the plan: its dates, who sits it out, and which rounds each seated person plays."""
+
+    dates: list[PlannedDate]
+    sitting_out: list[int]
+    rounds_of: dict[int, list[int]]
+
+
+class LifecycleStore(Protocol):
+    """Reads and writes of the event runners, inside one transaction holding the event's row lock."""
+
+    async def lock_event(self, event_id: int) -> tuple[Event, Progress] | None: ...
+
+    async def set_state(self, event_id: int, state: EventState, now: datetime, reason: str | None = None) -> None: ...
+
+    async def unasked_registrants(self, event_id: int) -> list[tuple[UserProfile, datetime]]: ...
+
+    async def mark_asked(self, event_id: int, user_ids: list[int], now: datetime) -> None: ...
+
+    async def planning_input(self, event_id: int) -> PlanningInput: ...
+
+    async def save_plan(
+        self, event_id: int, plan: Plan, scores: dict[tuple[int, int], float], now: datetime
+    ) -> None: ...
+
+    async def seated_profiles(self, event_id: int) -> list[UserProfile]: ...
+
+    async def mark_rules_sent(self, event_id: int, now: datetime) -> None: ...
+
+    async def round_plan(self, event_id: int, round_no: int) -> RoundPlan: ...
+
+    async def profiles(self, user_ids: Iterable[int]) -> dict[int, UserProfile]: ...
+
+    async def mark_invited(self, date_ids: list[int], now: datetime) -> None: ...
+
+    async def mark_round_started(self, event_id: int, rounds_started: int) -> None: ...
+
+    async def mark_round_ended(self, event_id: int, rounds_ended: int) -> None: ...
+
+    async def dates_per_person(self, event_id: int) -> dict[int, int]:
+        """How many dates each person had (dates they were invited to)."""
+        ...
+
+    async def mutual_matches(self, event_id: int) -> dict[int, list[int]]: ...
+
+    async def active_registrant_profiles(self, event_id: int) -> list[UserProfile]: ...
+
+    async def enqueue(self, messages: Sequence[Outgoing]) -> int:
+        """Put messages in the outbox (those already there are left alone); how many were new."""
+        ...
+
+
+@dataclass(frozen=True)
+class SpaceToPrepare:
+    date_id: int
+    round_no: int
+    started: bool = False
+    """Its round has started already: its people are waiting."""
+
+
+@dataclass(frozen=True)
+class CallToEnd:
+    date_id: int
+    space_name: str
+
+
+class LifecycleDatabase(Protocol):
+    """Transactions for the runners, and the short writes of their Meet work done outside them."""
+
+    def transaction(self) -> AbstractAsyncContextManager[LifecycleStore]: ...
+
+    async def active_events(self) -> list[tuple[Event, Progress]]: ...
+
+    async def spaces_to_prepare(self, event_id: int, limit: int) -> list[SpaceToPrepare]: ...
+
+    async def save_space(self, date_id: int, space: MeetSpace) -> bool: ...
+
+    async def calls_to_end(self, event_id: int, up_to_round: int) -> list[CallToEnd]: ...
+
+    async def mark_call_ended(self, date_id: int, now: datetime) -> None: ...
+
+    async def spaces_of(self, event_id: int) -> list[CallToEnd]: ...
+
+    async def save_attendance(self, event_id: int, attendance: dict[int, list[Attendance]], now: datetime) -> None: ...

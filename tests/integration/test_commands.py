@@ -150,6 +150,8 @@ async def test_rate_partner_only_after_a_date(bot, clean_db):
         "INSERT INTO event_dates (event_id, group_no, round_no, user_a, user_b) VALUES ($1, 0, 0, $2, $3)",
         event, min(a, b), max(a, b),
     )  # fmt: skip
+    assert error(await bot.call("rate_partner", body, user_id=a)) == "not_your_partner"  # planned, not held yet
+    await clean_db.execute("UPDATE event_dates SET invited_at = now() WHERE event_id = $1", event)
     assert ok(await bot.call("rate_partner", body, user_id=a)) == {"recorded": True}
     assert ok(await bot.call("rate_partner", {**body, "partner_id": a}, user_id=b)) == {"recorded": True}
     assert await clean_db.fetchval("SELECT count(*) FROM matches WHERE event_id = $1", event) == 2

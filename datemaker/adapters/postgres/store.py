@@ -26,9 +26,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 """Errors after which the same work may succeed if tried again (the database restarts, a race)."""
 
-_EVENT_COLUMNS = """e.id, e.start_dttm, e.timezone, e.users_limit, e.state_id, e.round_seconds, e.break_seconds,
+EVENT_COLUMNS = """e.id, e.start_dttm, e.timezone, e.users_limit, e.state_id, e.round_seconds, e.break_seconds,
     e.rules_lead_seconds, e.confirm_open_seconds, e.confirm_deadline_seconds,
-    e.registered_count, e.waitlisted_count"""
+    e.registered_count, e.waitlisted_count, e.group_size, e.max_rounds, e.mode"""
 _REGISTRATION_COLUMNS = """r.registered_at, r.waitlisted, r.confirmation_sent_at, r.confirmed_at, r.declined_at,
     r.cancelled_at, r.ready_at"""
 _RATING_TABLES: dict[str, str] = {"like": "likes", "dislike": "dislikes", "report": "reports"}
@@ -90,6 +90,9 @@ def event_from_row(row: asyncpg.Record) -> Event:
         confirm_deadline_seconds=row["confirm_deadline_seconds"],
         registered_count=row["registered_count"],
         waitlisted_count=row["waitlisted_count"],
+        group_size=row["group_size"],
+        max_rounds=row["max_rounds"],
+        mode=row["mode"],
     )
 
 
@@ -109,7 +112,7 @@ def _registration_from_row(row: asyncpg.Record, event_id: int, user_id: int) -> 
     )
 
 
-def _profile_from_row(row: asyncpg.Record) -> UserProfile:
+def profile_from_row(row: asyncpg.Record) -> UserProfile:
     return UserProfile(
         user_id=row["user_id"],
         chat_id=row["chat_id"],
@@ -135,7 +138,7 @@ class PostgresStore:
 
     async def get_profile(self, user_id: int) -> UserProfile | None:
         row = await self.conn.fetchrow("SELECT * FROM users WHERE user_id = $1", user_id)
-        return _profile_from_row(row) if row else None
+        return profile_from_row(row) if row else None
 
     async def save_profile(self, user_id: int, chat_id: int, profile: UpsertProfile, now: datetime) -> UserProfile:
         # Optional fields change only when the command names them (null clears them).
@@ -157,11 +160,11 @@ class PostgresStore:
             now,
             *values,
         )
-        return _profile_from_row(row)
+        return profile_from_row(row)
 
     async def upcoming_events(self, user_id: int, now: datetime, limit: int) -> list[tuple[Event, Registration | None]]:
         rows = await self.conn.fetch(
-            f"""SELECT {_EVENT_COLUMNS}, {_REGISTRATION_COLUMNS}
+            f"""SELECT {EVENT_COLUMNS}, {_REGISTRATION_COLUMNS}
                 FROM dating_events e
                 LEFT JOIN registrations r ON r.event_id = e.id AND r.user_id = $1
                 WHERE e.state_id IN (0, 1, 2, 3) AND (e.start_dttm > $2 OR e.state_id = 3)
@@ -177,7 +180,7 @@ class PostgresStore:
         self, event_id: int, user_id: int, *, lock: bool = True
     ) -> tuple[Event | None, bool, Registration | None]:
         row = await self.conn.fetchrow(
-            f"""SELECT {_EVENT_COLUMNS}, {_REGISTRATION_COLUMNS},
+            f"""SELECT {EVENT_COLUMNS}, {_REGISTRATION_COLUMNS},
                        EXISTS (SELECT 1 FROM users u WHERE u.user_id = $2) AS has_profile
                 FROM dating_events e
                 LEFT JOIN registrations r ON r.event_id = e.id AND r.user_id = $2
@@ -257,7 +260,7 @@ class PostgresStore:
         return await self.conn.fetchval(
             """SELECT EXISTS (SELECT 1 FROM event_dates
                               WHERE event_id = $1 AND user_a = least($2::bigint, $3::bigint)
-                                AND user_b = greatest($2::bigint, $3::bigint))""",
+                                AND user_b = greatest($2::bigint, $3::bigint) AND invited_at IS NOT NULL)""",
             event_id,
             user_id,
             partner_id,
@@ -308,7 +311,7 @@ class PostgresSession:
         self.conn = conn
 
     async def load_event(self, event_id: int) -> Event | None:
-        row = await self.conn.fetchrow(f"SELECT {_EVENT_COLUMNS} FROM dating_events e WHERE e.id = $1", event_id)
+        row = await self.conn.fetchrow(f"SELECT {EVENT_COLUMNS} FROM dating_events e WHERE e.id = $1", event_id)
         return event_from_row(row) if row else None
 
     async def register_at_once(

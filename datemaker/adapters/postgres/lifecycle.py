@@ -1,0 +1,360 @@
+"""PostgreSQL adapter of the event runners (``LifecycleDatabase`` and ``LifecycleStore`` ports)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import asyncpg
+
+from datemaker.adapters.postgres.store import EVENT_COLUMNS, event_from_row, profile_from_row
+from datemaker.domain.events import Event, EventState
+from datemaker.domain.notices import Outgoing, PlannedDate
+from datemaker.domain.planning import Plan
+from datemaker.domain.profiles import UserProfile
+from datemaker.domain.timeline import Progress
+from datemaker.service.ports import (
+    Attendance,
+    CallToEnd,
+    MeetSpace,
+    PlanningInput,
+    RoundPlan,
+    SpaceToPrepare,
+)
+
+_ACTIVE = "r.cancelled_at IS NULL AND r.declined_at IS NULL"
+_SEATED = f"{_ACTIVE} AND NOT r.waitlisted"
+_PROGRESS_COLUMNS = f"""
+    e.rules_sent_at, e.rounds_planned, e.rounds_started, e.rounds_ended, e.finished_at, e.results_collected_at,
+    CASE WHEN e.state_id = 1 THEN (
+        SELECT count(*) FROM registrations r
+        WHERE r.event_id = e.id AND r.confirmation_sent_at IS NULL AND {_SEATED}) ELSE 0 END AS unasked,
+    CASE WHEN e.state_id = 1 THEN (
+        SELECT count(*) FROM registrations r
+        WHERE r.event_id = e.id AND r.confirmation_sent_at IS NOT NULL AND r.confirmed_at IS NULL AND {_SEATED})
+        ELSE 0 END AS unanswered,
+    CASE WHEN e.state_id = 3 AND e.rounds_ended < e.rounds_started THEN (
+        SELECT count(*) FROM event_dates d
+        WHERE d.event_id = e.id AND d.round_no = e.rounds_started - 1 AND d.invited_at IS NULL
+          AND d.space_name IS NOT NULL) ELSE 0 END AS uninvited,
+    CASE WHEN e.state_id = 3 AND e.rounds_ended > 0 THEN (
+        SELECT count(*) FROM event_dates d
+        WHERE d.event_id = e.id AND d.round_no < e.rounds_ended AND d.invited_at IS NOT NULL
+          AND d.ended_at IS NULL) ELSE 0 END AS open_calls"""
+# A date takes place only while both of its people are still registered.
+_DATE_HAPPENS = """EXISTS (SELECT 1 FROM registrations r
+                           WHERE r.event_id = d.event_id AND r.user_id = d.user_a AND r.cancelled_at IS NULL)
+               AND EXISTS (SELECT 1 FROM registrations r
+                           WHERE r.event_id = d.event_id AND r.user_id = d.user_b AND r.cancelled_at IS NULL)"""
+
+
+def _progress(row: asyncpg.Record) -> Progress:
+    return Progress(
+        state=EventState(row["state_id"]),
+        unasked=row["unasked"],
+        unanswered=row["unanswered"],
+        rules_sent=row["rules_sent_at"] is not None,
+        rounds_planned=row["rounds_planned"],
+        rounds_started=row["rounds_started"],
+        rounds_ended=row["rounds_ended"],
+        uninvited=row["uninvited"],
+        open_calls=row["open_calls"],
+        finished_at=row["finished_at"],
+        results_collected=row["results_collected_at"] is not None,
+    )
+
+
+class PostgresLifecycleStore:
+    """The runners' reads and writes over one connection in a transaction."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def lock_event(self, event_id: int) -> tuple[Event, Progress] | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {EVENT_COLUMNS}, {_PROGRESS_COLUMNS} FROM dating_events e WHERE e.id = $1 FOR UPDATE OF e",
+            event_id,
+        )
+        return (event_from_row(row), _progress(row)) if row else None
+
+    async def set_state(self, event_id: int, state: EventState, now: datetime, reason: str | None = None) -> None:
+        await self.conn.execute(
+            """UPDATE dating_events SET state_id = $2::smallint, closing_reason = coalesce($4, closing_reason),
+                   confirmations_opened_at = CASE WHEN $2::smallint = 1 THEN $3 ELSE confirmations_opened_at END,
+                   finished_at = CASE WHEN $2::smallint IN (4, 5, 6) THEN $3 ELSE finished_at END
+               WHERE id = $1""",
+            event_id,
+            int(state),
+            now,
+            reason,
+        )
+
+    async def unasked_registrants(self, event_id: int) -> list[tuple[UserProfile, datetime]]:
+        rows = await self.conn.fetch(
+            f"""SELECT u.*, r.registered_at FROM registrations r JOIN users u ON u.user_id = r.user_id
+                WHERE r.event_id = $1 AND r.confirmation_sent_at IS NULL AND {_SEATED}
+                ORDER BY r.registered_at""",
+            event_id,
+        )
+        return [(profile_from_row(row), row["registered_at"]) for row in rows]
+
+    async def mark_asked(self, event_id: int, user_ids: list[int], now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE registrations SET confirmation_sent_at = $3 WHERE event_id = $1 AND user_id = ANY($2::bigint[])",
+            event_id,
+            user_ids,
+            now,
+        )
+
+    async def planning_input(self, event_id: int) -> PlanningInput:
+        rows = await self.conn.fetch(
+            f"""SELECT u.*, r.waitlisted, r.confirmed_at FROM registrations r JOIN users u ON u.user_id = r.user_id
+                WHERE r.event_id = $1 AND {_ACTIVE} ORDER BY r.registered_at""",
+            event_id,
+        )
+        confirmed = [profile_from_row(r) for r in rows if not r["waitlisted"] and r["confirmed_at"] is not None]
+        not_confirmed = {
+            r["user_id"]: "waitlisted" if r["waitlisted"] else "not_confirmed"
+            for r in rows
+            if r["waitlisted"] or r["confirmed_at"] is None
+        }
+        ids = [p.user_id for p in confirmed]
+        blocked = await self.conn.fetch(
+            """SELECT DISTINCT least(user_id, partner_id) AS a, greatest(user_id, partner_id) AS b FROM reports
+               WHERE user_id = ANY($1::bigint[]) AND partner_id = ANY($1::bigint[])""",
+            ids,
+        )
+        met = await self.conn.fetch(
+            """SELECT DISTINCT user_a AS a, user_b AS b FROM event_dates
+               WHERE event_id <> $2 AND invited_at IS NOT NULL
+                 AND user_a = ANY($1::bigint[]) AND user_b = ANY($1::bigint[])""",
+            ids,
+            event_id,
+        )
+        return PlanningInput(
+            confirmed=confirmed,
+            not_confirmed=not_confirmed,
+            blocked=[(r["a"], r["b"]) for r in blocked],
+            met_before=[(r["a"], r["b"]) for r in met],
+        )
+
+    async def save_plan(self, event_id: int, plan: Plan, scores: dict[tuple[int, int], float], now: datetime) -> None:
+        await self.conn.executemany(
+            "INSERT INTO event_groups (event_id, group_no, members, rounds) VALUES ($1, $2, $3, $4)",
+            [(event_id, g.group, list(g.members), len(g.rounds)) for g in plan.groups],
+        )
+        dates = [
+            (event_id, g.group, r.round, a, b, scores.get((a, b)))
+            for g in plan.groups
+            for r in g.rounds
+            for a, b in r.pairs
+        ]
+        await self.conn.copy_records_to_table(
+            "event_dates", records=dates, columns=["event_id", "group_no", "round_no", "user_a", "user_b", "score"]
+        )
+        seated = [(m, g.group) for g in plan.groups for m in g.members]
+        await self.conn.execute(
+            """UPDATE registrations r SET group_no = s.group_no
+               FROM unnest($2::bigint[], $3::int[]) AS s(user_id, group_no)
+               WHERE r.event_id = $1 AND r.user_id = s.user_id""",
+            event_id,
+            [u for u, _ in seated],
+            [g for _, g in seated],
+        )
+        await self.conn.execute(
+            """UPDATE registrations r SET unseated_reason = s.reason
+               FROM unnest($2::bigint[], $3::text[]) AS s(user_id, reason)
+               WHERE r.event_id = $1 AND r.user_id = s.user_id""",
+            event_id,
+            [u.id for u in plan.unseated],
+            [u.reason for u in plan.unseated],
+        )
+        await self.conn.execute(
+            "UPDATE dating_events SET state_id = 2, planned_at = $2, rounds_planned = $3 WHERE id = $1",
+            event_id,
+            now,
+            max((len(g.rounds) for g in plan.groups), default=0),
+        )
+
+    async def seated_profiles(self, event_id: int) -> list[UserProfile]:
+        rows = await self.conn.fetch(
+            f"""SELECT u.* FROM registrations r JOIN users u ON u.user_id = r.user_id
+                WHERE r.event_id = $1 AND r.group_no IS NOT NULL AND {_ACTIVE}""",
+            event_id,
+        )
+        return [profile_from_row(r) for r in rows]
+
+    async def mark_rules_sent(self, event_id: int, now: datetime) -> None:
+        await self.conn.execute("UPDATE dating_events SET rules_sent_at = $2 WHERE id = $1", event_id, now)
+
+    async def round_plan(self, event_id: int, round_no: int) -> RoundPlan:
+        rows = await self.conn.fetch(
+            f"""SELECT d.id, d.round_no, d.user_a, d.user_b, d.meeting_uri, d.invited_at IS NOT NULL AS invited
+                FROM event_dates d WHERE d.event_id = $1 AND d.round_no = $2 AND {_DATE_HAPPENS}
+                ORDER BY d.id""",
+            event_id,
+            round_no,
+        )
+        dates = [
+            PlannedDate(r["id"], r["round_no"], r["user_a"], r["user_b"], r["meeting_uri"], r["invited"]) for r in rows
+        ]
+        in_dates = {u for d in dates for u in d.people}
+        members = await self.conn.fetch(
+            f"""SELECT r.user_id FROM event_groups g
+                JOIN registrations r ON r.event_id = g.event_id AND r.group_no = g.group_no AND {_ACTIVE}
+                WHERE g.event_id = $1 AND g.rounds > $2""",
+            event_id,
+            round_no,
+        )
+        sitting_out = sorted({m["user_id"] for m in members} - in_dates)
+        rounds = await self.conn.fetch(
+            """SELECT person, array_agg(round_no ORDER BY round_no) AS rounds FROM (
+                   SELECT user_a AS person, round_no FROM event_dates WHERE event_id = $1
+                   UNION ALL SELECT user_b, round_no FROM event_dates WHERE event_id = $1) t
+               WHERE person = ANY($2::bigint[]) GROUP BY person""",
+            event_id,
+            list(in_dates) + sitting_out,
+        )
+        return RoundPlan(dates, sitting_out, {r["person"]: list(r["rounds"]) for r in rounds})
+
+    async def profiles(self, user_ids: Iterable[int]) -> dict[int, UserProfile]:
+        rows = await self.conn.fetch("SELECT * FROM users WHERE user_id = ANY($1::bigint[])", list(user_ids))
+        return {r["user_id"]: profile_from_row(r) for r in rows}
+
+    async def mark_invited(self, date_ids: list[int], now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE event_dates SET invited_at = $2 WHERE id = ANY($1::bigint[]) AND invited_at IS NULL", date_ids, now
+        )
+
+    async def mark_round_started(self, event_id: int, rounds_started: int) -> None:
+        await self.conn.execute(
+            "UPDATE dating_events SET rounds_started = greatest(rounds_started, $2) WHERE id = $1",
+            event_id,
+            rounds_started,
+        )
+
+    async def mark_round_ended(self, event_id: int, rounds_ended: int) -> None:
+        await self.conn.execute(
+            "UPDATE dating_events SET rounds_ended = greatest(rounds_ended, $2) WHERE id = $1", event_id, rounds_ended
+        )
+
+    async def dates_per_person(self, event_id: int) -> dict[int, int]:
+        rows = await self.conn.fetch(
+            """SELECT person, count(*) AS dates FROM (
+                   SELECT user_a AS person FROM event_dates WHERE event_id = $1 AND invited_at IS NOT NULL
+                   UNION ALL SELECT user_b FROM event_dates WHERE event_id = $1 AND invited_at IS NOT NULL) t
+               GROUP BY person""",
+            event_id,
+        )
+        return {r["person"]: r["dates"] for r in rows}
+
+    async def mutual_matches(self, event_id: int) -> dict[int, list[int]]:
+        rows = await self.conn.fetch(
+            """SELECT user_id, array_agg(partner_id ORDER BY partner_id) AS partners FROM matches
+               WHERE event_id = $1 GROUP BY user_id""",
+            event_id,
+        )
+        return {r["user_id"]: list(r["partners"]) for r in rows}
+
+    async def active_registrant_profiles(self, event_id: int) -> list[UserProfile]:
+        rows = await self.conn.fetch(
+            f"""SELECT u.* FROM registrations r JOIN users u ON u.user_id = r.user_id
+                WHERE r.event_id = $1 AND {_ACTIVE}""",
+            event_id,
+        )
+        return [profile_from_row(r) for r in rows]
+
+    async def enqueue(self, messages: Sequence[Outgoing]) -> int:
+        if not messages:
+            return 0
+        result = await self.conn.execute(
+            """INSERT INTO outbox (message_id, event_id, user_id, type, headers, body, priority)
+               SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::jsonb[], $6::jsonb[],
+                                    $7::smallint[])
+               ON CONFLICT (message_id) DO NOTHING""",
+            [m.message_id for m in messages],
+            [m.event_id for m in messages],
+            [m.user_id for m in messages],
+            [m.type for m in messages],
+            [m.headers for m in messages],
+            [m.body.model_dump(mode="json") for m in messages],
+            [m.priority for m in messages],
+        )
+        return int(result.split()[-1])
+
+
+class PostgresLifecycleDatabase:
+    """The ``LifecycleDatabase`` port over an asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresLifecycleStore]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield PostgresLifecycleStore(conn)
+
+    async def active_events(self) -> list[tuple[Event, Progress]]:
+        rows = await self.pool.fetch(
+            f"""SELECT {EVENT_COLUMNS}, {_PROGRESS_COLUMNS} FROM dating_events e
+                WHERE e.state_id IN (0, 1, 2, 3) OR (e.state_id = 4 AND e.results_collected_at IS NULL)"""
+        )
+        return [(event_from_row(row), _progress(row)) for row in rows]
+
+    async def spaces_to_prepare(self, event_id: int, limit: int) -> list[SpaceToPrepare]:
+        rows = await self.pool.fetch(
+            f"""SELECT d.id, d.round_no, d.round_no < e.rounds_started AS started
+                FROM event_dates d JOIN dating_events e ON e.id = d.event_id
+                WHERE d.event_id = $1 AND d.space_name IS NULL AND d.round_no >= e.rounds_ended
+                  AND e.state_id IN (2, 3) AND {_DATE_HAPPENS}
+                ORDER BY d.round_no, d.id LIMIT $2""",
+            event_id,
+            limit,
+        )
+        return [SpaceToPrepare(r["id"], r["round_no"], r["started"]) for r in rows]
+
+    async def save_space(self, date_id: int, space: MeetSpace) -> bool:
+        return bool(
+            await self.pool.fetchval(
+                """UPDATE event_dates SET space_name = $2, meeting_uri = $3, meeting_code = $4
+                   WHERE id = $1 AND space_name IS NULL RETURNING true""",
+                date_id,
+                space.name,
+                space.meeting_uri,
+                space.meeting_code,
+            )
+        )
+
+    async def calls_to_end(self, event_id: int, up_to_round: int) -> list[CallToEnd]:
+        rows = await self.pool.fetch(
+            """SELECT id, space_name FROM event_dates
+               WHERE event_id = $1 AND round_no < $2 AND invited_at IS NOT NULL AND ended_at IS NULL
+                 AND space_name IS NOT NULL""",
+            event_id,
+            up_to_round,
+        )
+        return [CallToEnd(r["id"], r["space_name"]) for r in rows]
+
+    async def mark_call_ended(self, date_id: int, now: datetime) -> None:
+        await self.pool.execute("UPDATE event_dates SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL", date_id, now)
+
+    async def spaces_of(self, event_id: int) -> list[CallToEnd]:
+        rows = await self.pool.fetch(
+            """SELECT id, space_name FROM event_dates
+               WHERE event_id = $1 AND invited_at IS NOT NULL AND space_name IS NOT NULL ORDER BY id""",
+            event_id,
+        )
+        return [CallToEnd(r["id"], r["space_name"]) for r in rows]
+
+    async def save_attendance(self, event_id: int, attendance: dict[int, list[Attendance]], now: datetime) -> None:
+        rows = [
+            (date_id, a.display_name, a.joined_at, a.left_at) for date_id, people in attendance.items() for a in people
+        ]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                """INSERT INTO date_attendance (date_id, display_name, joined_at, left_at) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT DO NOTHING""",
+                rows,
+            )
+            await conn.execute("UPDATE dating_events SET results_collected_at = $2 WHERE id = $1", event_id, now)

@@ -1,0 +1,142 @@
+"""An event's timeline as a pure state machine: which transitions exist, when rounds run, and which
+step is due next. Time is always an argument."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from contracts.errors import ErrorCode
+from datemaker.domain.errors import DomainError
+from datemaker.domain.events import Event, EventState
+
+S = EventState
+TRANSITIONS: dict[EventState, frozenset[EventState]] = {
+    S.NOT_STARTED: frozenset({S.REG_CONFIRM, S.CANCELLED}),
+    S.REG_CONFIRM: frozenset({S.READY, S.SKIPPED, S.CANCELLED}),
+    S.READY: frozenset({S.RUNNING, S.CANCELLED}),
+    S.RUNNING: frozenset({S.FINISHED, S.CANCELLED}),
+    S.FINISHED: frozenset(),
+    S.SKIPPED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+"""Every allowed state change; anything else is a bug or a stale decision."""
+
+TERMINAL = frozenset(state for state, targets in TRANSITIONS.items() if not targets)
+
+
+class InvalidTransition(DomainError):
+    def __init__(self, event_id: int, current: EventState, target: EventState) -> None:
+        super().__init__(ErrorCode.BAD_REQUEST, f"event {event_id} cannot go from {current.name} to {target.name}")
+
+
+def check_transition(event_id: int, current: EventState, target: EventState) -> None:
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(event_id, current, target)
+
+
+class StepKind(StrEnum):
+    OPEN_CONFIRMATION = "open_confirmation"
+    """NOT_STARTED → REG_CONFIRM: ask every seated registrant to confirm."""
+    ASK_LATE_REGISTRANTS = "ask_late_registrants"
+    """Ask registrants who got a seat after confirmations opened (late, or promoted from the waitlist)."""
+    PLAN = "plan"
+    """REG_CONFIRM → READY (or SKIPPED): groups and rounds from the confirmed; tell everyone."""
+    SEND_RULES = "send_rules"
+    START_ROUND = "start_round"
+    """Meeting links to each pair of the round (READY → RUNNING for the first); sit-outs told."""
+    SEND_LATE_INVITES = "send_late_invites"
+    """Links of a started round whose Meet space was made after the round started."""
+    END_ROUND = "end_round"
+    """Calls ended; breaks and rating requests."""
+    END_CALLS = "end_calls"
+    """Calls of ended rounds still open (the Meet API failed, or the process stopped, at END_ROUND)."""
+    FINISH = "finish"
+    """RUNNING → FINISHED: the final message and mutual matches."""
+    COLLECT_RESULTS = "collect_results"
+    """Who joined which call, from the Meet API's conference records."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an event is on its timeline, as recorded in the database."""
+
+    state: EventState
+    unasked: int = 0
+    """Seated registrants not yet asked to confirm."""
+    unanswered: int = 0
+    """Seated registrants asked and not yet answered."""
+    rules_sent: bool = False
+    rounds_planned: int = 0
+    rounds_started: int = 0
+    rounds_ended: int = 0
+    uninvited: int = 0
+    """Dates of started rounds whose space is ready but whose people were not invited yet."""
+    open_calls: int = 0
+    """Dates of ended rounds whose call was not ended yet."""
+    finished_at: datetime | None = None
+    results_collected: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: StepKind
+    due_at: datetime
+    round: int | None = None
+    """0-based round number, for round steps."""
+
+
+RESULTS_DELAY = timedelta(seconds=60)
+"""How long after the end to read conference records (the Meet API fills them in shortly after)."""
+
+
+def round_starts_at(event: Event, round_no: int) -> datetime:
+    return event.start + timedelta(seconds=round_no * (event.round_seconds + event.break_seconds))
+
+
+def round_ends_at(event: Event, round_no: int) -> datetime:
+    return round_starts_at(event, round_no) + timedelta(seconds=event.round_seconds)
+
+
+def ratings_close_at(event: Event, rounds: int) -> datetime:
+    """The last round's break is the time to rate the last partner; then the event finishes."""
+    return round_ends_at(event, rounds - 1) + timedelta(seconds=event.break_seconds)
+
+
+def next_step(event: Event, progress: Progress, now: datetime, results_delay: timedelta = RESULTS_DELAY) -> Step | None:
+    """The next thing to do for ``event`` and when; None when nothing is left to do.
+
+    A step whose time has come is due at or before ``now``; a step that repairs something left
+    unfinished (late invitations, open calls, unasked registrants) is due at once.
+    """
+    state = progress.state
+    if state == S.NOT_STARTED:
+        return Step(StepKind.OPEN_CONFIRMATION, event.confirm_opens_at)
+    if state == S.REG_CONFIRM:
+        if progress.unasked:
+            return Step(StepKind.ASK_LATE_REGISTRANTS, now)
+        plan_at = event.confirm_deadline
+        if progress.unanswered == 0 and event.spots_left == 0 and event.registered_count > 0:
+            plan_at = min(plan_at, now)  # everyone answered and nobody else can register
+        return Step(StepKind.PLAN, plan_at)
+    if state in (S.READY, S.RUNNING):
+        if progress.open_calls:
+            return Step(StepKind.END_CALLS, now)
+        if progress.uninvited:
+            return Step(StepKind.SEND_LATE_INVITES, now)
+        if progress.rounds_ended < progress.rounds_started:
+            round_no = progress.rounds_ended
+            return Step(StepKind.END_ROUND, round_ends_at(event, round_no), round_no)
+        if progress.rounds_started < progress.rounds_planned:
+            round_no = progress.rounds_started
+            start = Step(StepKind.START_ROUND, round_starts_at(event, round_no), round_no)
+            if not progress.rules_sent and round_no == 0:
+                rules = Step(StepKind.SEND_RULES, event.start - timedelta(seconds=event.rules_lead_seconds))
+                return rules if rules.due_at <= start.due_at else start
+            return start
+        return Step(StepKind.FINISH, ratings_close_at(event, max(progress.rounds_planned, 1)))
+    if state == S.FINISHED and not progress.results_collected:
+        finished = progress.finished_at or now
+        return Step(StepKind.COLLECT_RESULTS, finished + results_delay)
+    return None

@@ -1,0 +1,303 @@
+"""The event runner: carries out each due step of an event's timeline.
+
+Each step runs in one transaction that holds the event's row lock, decides with the pure timeline and
+notices, and records its progress together with the messages it sends (an outbox), so a step is done
+once, entirely or not at all, whichever process runs it and whenever it is interrupted. Work with the
+Meet API happens outside those transactions: spaces are prepared ahead of their rounds, and calls are
+ended after the round's end is recorded (calls left open are ended by a later step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from datemaker.domain import notices
+from datemaker.domain.events import Event, EventState
+from datemaker.domain.planning import Participant, PlanRequest, pair_score, plan_event
+from datemaker.domain.profiles import UserProfile
+from datemaker.domain.timeline import Progress, Step, StepKind, check_transition, next_step
+from datemaker.service.ports import CallToEnd, Clock, LifecycleDatabase, LifecycleStore, Meet, MeetError
+
+logger = logging.getLogger(__name__)
+
+RESULTS_GIVE_UP = timedelta(days=1)
+"""Conference records are kept 30 days; after a day of failures the results are given up."""
+RETRY_MEET = timedelta(seconds=15)
+
+
+class LifecycleMetrics(Protocol):
+    def step_done(self, kind: str, lateness: float) -> None: ...
+
+    def messages_queued(self, count: int) -> None: ...
+
+    def meet_failed(self, action: str) -> None: ...
+
+
+class NoLifecycleMetrics:
+    def step_done(self, kind: str, lateness: float) -> None:
+        pass
+
+    def messages_queued(self, count: int) -> None:
+        pass
+
+    def meet_failed(self, action: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What happened in one call of :meth:`EventRunner.run_due`."""
+
+    steps: list[Step]
+    next: Step | None
+    """The next step and when it is due (None when the event is over)."""
+
+
+def participant(profile: UserProfile) -> Participant:
+    return Participant(
+        id=profile.user_id,
+        gender=profile.gender,
+        birthday=profile.birthday,
+        city=profile.city,
+        manual_score=profile.manual_score,
+        rating=profile.rating,
+        seeking=frozenset(profile.seeking) if profile.seeking else None,
+    )
+
+
+class EventRunner:
+    """Runs the due steps of events, one event at a time per call."""
+
+    def __init__(
+        self,
+        database: LifecycleDatabase,
+        meet: Meet,
+        clock: Clock,
+        *,
+        on_messages: Callable[[], None] = lambda: None,
+        metrics: LifecycleMetrics | None = None,
+        group_size_cap: int | None = None,
+        results_delay: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self._db = database
+        self._meet = meet
+        self._clock = clock
+        self._on_messages = on_messages
+        self._metrics = metrics or NoLifecycleMetrics()
+        self._group_size_cap = group_size_cap
+        self._results_delay = results_delay
+        self._background: set[asyncio.Task[None]] = set()
+
+    def next_step(self, event: Event, progress: Progress, now: datetime) -> Step | None:
+        """The event's next step under this runner's settings."""
+        return next_step(event, progress, now, self._results_delay)
+
+    async def run_due(self, event_id: int) -> StepReport:
+        """Carry out every step of the event that is due now; report them and the next one."""
+        done: list[Step] = []
+        meet_work_done = False
+        while True:
+            now = self._clock()
+            async with self._db.transaction() as store:
+                snapshot = await store.lock_event(event_id)
+                if snapshot is None:
+                    return StepReport(done, None)
+                event, progress = snapshot
+                step = self.next_step(event, progress, now)
+                if step is None or step.due_at > now:
+                    return StepReport(done, step)
+                if step.kind in (StepKind.END_CALLS, StepKind.COLLECT_RESULTS):
+                    pass  # Meet work, outside the transaction (below)
+                else:
+                    queued = await self._perform(store, event, progress, step, now)
+                    self._metrics.messages_queued(queued)
+            if step.kind in (StepKind.END_CALLS, StepKind.COLLECT_RESULTS):
+                if meet_work_done:  # once per run: a failing Meet API must not hold the loop
+                    return StepReport(done, Step(step.kind, now + RETRY_MEET, step.round))
+                meet_work_done = True
+                if step.kind == StepKind.END_CALLS:
+                    await self._end_calls(event_id, progress.rounds_ended)
+                else:
+                    await self._collect_results(event, progress, now)
+            else:
+                self._on_messages()
+                if step.kind == StepKind.END_ROUND:
+                    self._in_background(self._end_calls(event_id, progress.rounds_ended + 1))
+            self._metrics.step_done(step.kind.value, (self._clock() - step.due_at).total_seconds())
+            logger.info("event %d: %s%s", event_id, step.kind.value, "" if step.round is None else f" {step.round + 1}")
+            done.append(step)
+
+    async def _perform(self, store: LifecycleStore, event: Event, progress: Progress, step: Step, now: datetime) -> int:
+        kind = step.kind
+        if kind in (StepKind.OPEN_CONFIRMATION, StepKind.ASK_LATE_REGISTRANTS):
+            if kind == StepKind.OPEN_CONFIRMATION:
+                check_transition(event.id, progress.state, EventState.REG_CONFIRM)
+                await store.set_state(event.id, EventState.REG_CONFIRM, now)
+            people = await store.unasked_registrants(event.id)
+            await store.mark_asked(event.id, [p.user_id for p, _ in people], now)
+            return await store.enqueue(notices.confirmation_requests(event, people))
+        if kind == StepKind.PLAN:
+            return await self._plan(store, event, progress, now)
+        if kind == StepKind.SEND_RULES:
+            await store.mark_rules_sent(event.id, now)
+            return await store.enqueue(
+                notices.rules(event, progress.rounds_planned, await store.seated_profiles(event.id))
+            )
+        if kind == StepKind.START_ROUND:
+            assert step.round is not None
+            if progress.state == EventState.READY:
+                check_transition(event.id, progress.state, EventState.RUNNING)
+                await store.set_state(event.id, EventState.RUNNING, now)
+            await store.mark_round_started(event.id, step.round + 1)
+            return await self._invite(store, event, step.round, now, with_sit_outs=True)
+        if kind == StepKind.SEND_LATE_INVITES:
+            return await self._invite(store, event, progress.rounds_started - 1, now, with_sit_outs=False)
+        if kind == StepKind.END_ROUND:
+            assert step.round is not None
+            await store.mark_round_ended(event.id, step.round + 1)
+            plan = await store.round_plan(event.id, step.round)
+            invited = [d for d in plan.dates if d.invited]
+            people = await store.profiles({u for d in invited for u in d.people})
+            return await store.enqueue(
+                notices.round_end(event, step.round, invited, plan.rounds_of, people, now.date())
+            )
+        if kind == StepKind.FINISH:
+            return await self._finish(store, event, progress, now)
+        raise AssertionError(f"unexpected step {kind}")
+
+    async def _plan(self, store: LifecycleStore, event: Event, progress: Progress, now: datetime) -> int:
+        """Groups and rounds from the confirmed; READY, or SKIPPED when nobody can have a date."""
+        data = await store.planning_input(event.id)
+        people = {p.user_id: p for p in data.confirmed}
+        people.update(await store.profiles(data.not_confirmed))
+        plan = None
+        if len(data.confirmed) >= 2:
+            group_size = min(event.group_size, self._group_size_cap or event.group_size)
+            request = PlanRequest(
+                participants=[participant(p) for p in data.confirmed],
+                blocked=data.blocked,
+                met_before=data.met_before,
+                group_size=group_size,
+                max_rounds=event.max_rounds,
+                mode=event.mode,
+                seed=event.id,
+            )
+            plan = plan_event(request)
+        dates_of: dict[int, int] = {}
+        if plan is not None:
+            for group in plan.groups:
+                for round_ in group.rounds:
+                    for a, b in round_.pairs:
+                        dates_of[a] = dates_of.get(a, 0) + 1
+                        dates_of[b] = dates_of.get(b, 0) + 1
+        left_out = dict(data.not_confirmed)
+        if not dates_of:
+            left_out.update({p.user_id: "not_enough_participants" for p in data.confirmed})
+            check_transition(event.id, progress.state, EventState.SKIPPED)
+            await store.set_state(event.id, EventState.SKIPPED, now, reason="not enough confirmed participants")
+            return await store.enqueue(notices.plan_outcome(event, {}, left_out, people))
+        assert plan is not None
+        left_out.update({u.id: u.reason.replace(" ", "_") for u in plan.unseated})
+        by_id = {p.user_id: participant(p) for p in data.confirmed}
+        scores = {
+            (a, b): pair_score(by_id[a], by_id[b])
+            for group in plan.groups
+            for round_ in group.rounds
+            for a, b in round_.pairs
+        }
+        check_transition(event.id, progress.state, EventState.READY)
+        await store.save_plan(event.id, plan, scores, now)
+        return await store.enqueue(notices.plan_outcome(event, dates_of, left_out, people))
+
+    async def _invite(
+        self, store: LifecycleStore, event: Event, round_no: int, now: datetime, with_sit_outs: bool
+    ) -> int:
+        plan = await store.round_plan(event.id, round_no)
+        ready = [d for d in plan.dates if d.meeting_uri and not d.invited]
+        sitting_out = plan.sitting_out if with_sit_outs else []
+        people = await store.profiles({u for d in ready for u in d.people} | set(sitting_out))
+        await store.mark_invited([d.date_id for d in ready], now)
+        return await store.enqueue(
+            notices.round_start(event, round_no, ready, sitting_out, plan.rounds_of, people, now.date())
+        )
+
+    async def _finish(self, store: LifecycleStore, event: Event, progress: Progress, now: datetime) -> int:
+        dates_of = await store.dates_per_person(event.id)
+        matches = await store.mutual_matches(event.id)
+        people = await store.profiles(set(dates_of) | {m for ms in matches.values() for m in ms})
+        matches_of = {user: [people[m] for m in partners] for user, partners in matches.items()}
+        check_transition(event.id, progress.state, EventState.FINISHED)
+        await store.set_state(event.id, EventState.FINISHED, now)
+        return await store.enqueue(notices.finale(event, dates_of, matches_of, people))
+
+    # --- Meet work, outside transactions --------------------------------------------------------
+
+    async def prepare_spaces(self, event_id: int, batch: int = 20, on_space: Callable[[], None] = lambda: None) -> int:
+        """Create the Meet spaces of the event's dates that have none, earliest round first.
+
+        Paced by the Meet adapter (its quota); returns how many were made. Safe to run again at any time.
+        ``on_space`` is called after each space made for a round that has already started (its people
+        are waiting for their link).
+        """
+        made = 0
+        while True:
+            pending = await self._db.spaces_to_prepare(event_id, batch)
+            if not pending:
+                return made
+            for item in pending:
+                try:
+                    space = await self._meet.create_space()
+                except MeetError as exc:
+                    self._metrics.meet_failed("create_space")
+                    logger.warning("event %d: no Meet space for date %d yet: %s", event_id, item.date_id, exc)
+                    return made
+                if await self._db.save_space(item.date_id, space):
+                    made += 1
+                    if item.started:
+                        on_space()
+
+    async def _end_calls(self, event_id: int, up_to_round: int) -> None:
+        calls = await self._db.calls_to_end(event_id, up_to_round)
+        limit = asyncio.Semaphore(10)
+
+        async def end(call: CallToEnd) -> None:
+            async with limit:
+                try:
+                    await self._meet.end_active_conference(call.space_name)
+                except MeetError as exc:
+                    self._metrics.meet_failed("end_active_conference")
+                    logger.warning("event %d: call in %s not ended yet: %s", event_id, call.space_name, exc)
+                    return
+                await self._db.mark_call_ended(call.date_id, self._clock())
+
+        await asyncio.gather(*(end(call) for call in calls))
+
+    async def _collect_results(self, event: Event, progress: Progress, now: datetime) -> None:
+        spaces = await self._db.spaces_of(event.id)
+        attendance = {}
+        try:
+            for space in spaces:
+                attendance[space.date_id] = await self._meet.attendance(space.space_name)
+        except MeetError as exc:
+            self._metrics.meet_failed("attendance")
+            finished = progress.finished_at or now
+            if now - finished < RESULTS_GIVE_UP:
+                logger.warning("event %d: attendance not read yet: %s", event.id, exc)
+                return
+            logger.error("event %d: giving up on attendance after a day: %s", event.id, exc)
+        await self._db.save_attendance(event.id, attendance, now)
+
+    def _in_background(self, work: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background Meet work (ending calls) to finish."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)

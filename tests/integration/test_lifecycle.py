@@ -1,0 +1,151 @@
+"""Whole events run by datemaker against the real database, broker and the Meet emulator."""
+
+import asyncio
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.support.factories import create_participant
+from tests.support.journey import by_user, notifications, types_of
+
+pytestmark = pytest.mark.usefixtures("datemaker")
+
+SHORT = {
+    "confirm_open_seconds": 60,
+    "confirm_deadline_seconds": 4,
+    "rules_lead_seconds": 2,
+    "round_seconds": 2,
+    "break_seconds": 1,
+    "max_rounds": 3,
+}
+
+
+async def insert_event(pool, starts_in: float, **columns) -> int:
+    """The seed's INSERT, plus short timeline columns."""
+    values = {**SHORT, **columns}
+    names = ", ".join(values)
+    placeholders = ", ".join(f"${i + 2}" for i in range(len(values)))
+    return await pool.fetchval(
+        f"""INSERT INTO public.dating_events (start_dttm, {names})
+            VALUES (now() + make_interval(secs => $1), {placeholders}) RETURNING id""",
+        starts_in,
+        *values.values(),
+    )
+
+
+async def state_of(pool, event_id):
+    return await pool.fetchval(
+        "SELECT s.state_name FROM dating_events e JOIN event_states s ON s.id = e.state_id WHERE e.id = $1", event_id
+    )
+
+
+async def test_whole_event_from_insert_to_finished(bot, clean_db, meet):
+    women = [await create_participant(clean_db, name=f"Woman{i}", gender="F") for i in range(3)]
+    men = [await create_participant(clean_db, name=f"Man{i}", gender="M") for i in range(4)]
+    silent = men[-1]  # never confirms
+    event = await insert_event(clean_db, starts_in=8)
+    for user in women + men:
+        assert (await bot.call("register_event", {"event_id": event}, user_id=user))["data"]["status"] == "registered"
+
+    # Everyone is asked; all but one confirm.
+    await wait_for(lambda: len([s for s in notifications(bot, event) if s.type == "confirm_registration"]) == 7)
+    for user in women + men[:-1]:
+        reply = await bot.call("confirm_registration", {"event_id": event, "attending": True}, user_id=user)
+        assert reply["data"]["status"] == "confirmed"
+
+    # Rounds: people join their calls when the link comes, and rate their partners afterwards.
+    joined, rated = set(), set()
+    finished = False
+    while not finished:
+        for item in notifications(bot, event):
+            if item.type == "invite_to_meeting" and item.message_id not in joined:
+                joined.add(item.message_id)
+                meet.join(item.body["url"], f"user{item.user_id}")
+            if item.type == "send_partner_rating_request" and item.message_id not in rated:
+                rated.add(item.message_id)
+                partner = item.body["partner"]["user_id"]
+                verdict = "like" if {item.user_id, partner} & {women[0]} else "dislike"
+                if item.user_id == women[1] and item.body["round"] == 1:
+                    verdict = "report"
+                reply = await bot.call(
+                    "rate_partner", {"event_id": event, "partner_id": partner, "verdict": verdict}, user_id=item.user_id
+                )
+                assert reply["ok"], reply
+        finished = await state_of(clean_db, event) == "FINISHED"
+        await asyncio.sleep(0.1)
+    await wait_for(lambda: clean_db.fetchval("SELECT results_collected_at FROM dating_events WHERE id = $1", event))
+
+    sent = notifications(bot, event)
+    mine = by_user(sent)
+    assert len({s.message_id for s in sent}) == len(sent), "a message arrived twice"
+
+    # The one who did not confirm is told so and hears nothing else.
+    assert types_of(mine[silent]) == ["confirm_registration", "send_user_will_not_take_part_in_event"]
+    assert mine[silent][1].body["reason"] == "not_confirmed"
+
+    # Each participant's story, in order.
+    dates = await clean_db.fetch("SELECT * FROM event_dates WHERE event_id = $1 ORDER BY round_no", event)
+    for user in women + men[:-1]:
+        story = types_of(mine[user])
+        assert story[:3] == ["confirm_registration", "send_user_will_take_part_in_event", "send_rules"], story
+        assert story[-2:] == ["send_final_dating_message", "send_match_message"], story
+        rounds = story[3:-2]
+        my_dates = [d for d in dates if user in (d["user_a"], d["user_b"])]
+        assert rounds.count("invite_to_meeting") == len(my_dates)
+        assert rounds.count("send_partner_rating_request") == len(my_dates)
+        for invite in (s for s in mine[user] if s.type == "invite_to_meeting"):
+            assert invite.body["url"].startswith("https://meet.google.com/")
+            assert invite.body["partner"]["name"]
+
+    # Nobody met anyone twice; three women and three men: everyone dates in each of the three rounds.
+    pairs = [(d["user_a"], d["user_b"]) for d in dates]
+    assert len(pairs) == len(set(pairs)) == 9
+    assert all(d["invited_at"] is not None and d["ended_at"] is not None for d in dates)
+
+    # Mutual likes became matches, told to both; the report blocks the pair for the future.
+    matches = {s.user_id: [m["user_id"] for m in s.body["matches"]] for s in sent if s.type == "send_match_message"}
+    for partner in (
+        d["user_a"] if d["user_b"] == women[0] else d["user_b"] for d in dates if women[0] in (d["user_a"], d["user_b"])
+    ):
+        assert partner in matches[women[0]] and women[0] in matches[partner]
+    assert await clean_db.fetchval("SELECT count(*) FROM reports WHERE event_id = $1", event) == 1
+
+    # Results: who joined which call.
+    assert await clean_db.fetchval(
+        "SELECT count(*) FROM date_attendance a JOIN event_dates d ON d.id = a.date_id WHERE d.event_id = $1", event
+    ) == 2 * len(dates)
+    assert meet.stats()["conferences_ended"] >= len(dates)
+
+
+async def test_too_few_confirmed_is_skipped_and_everyone_is_told(bot, clean_db):
+    woman = await create_participant(clean_db, gender="F")
+    man = await create_participant(clean_db, gender="M")
+    event = await insert_event(clean_db, starts_in=6)
+    for user in (woman, man):
+        await bot.call("register_event", {"event_id": event}, user_id=user)
+    await wait_for(lambda: len([s for s in notifications(bot, event) if s.type == "confirm_registration"]) == 2)
+    await bot.call("confirm_registration", {"event_id": event, "attending": True}, user_id=woman)
+    await wait_for(lambda: state_of(clean_db, event), timeout=10)
+    await wait_for(lambda: _is(clean_db, event, "SKIPPED"), timeout=10)
+    told = {
+        s.user_id: s.body["reason"]
+        for s in notifications(bot, event)
+        if s.type == "send_user_will_not_take_part_in_event"
+    }
+    await wait_for(lambda: len(_told(bot, event)) == 2)
+    told = _told(bot, event)
+    assert told == {woman: "not_enough_participants", man: "not_confirmed"}
+
+
+def _told(bot, event):
+    return {
+        s.user_id: s.body["reason"]
+        for s in notifications(bot, event)
+        if s.type == "send_user_will_not_take_part_in_event"
+    }
+
+
+async def _is(pool, event, state):
+    return await state_of(pool, event) == state
