@@ -1,8 +1,6 @@
 """Whole events run by datemaker against the real database, broker and the Meet emulator."""
 
 import asyncio
-import itertools
-from datetime import UTC, datetime
 
 import pytest
 
