@@ -15,7 +15,7 @@ from chathub_common.ops_http import OpsServer
 from chathub_common.rabbit import Broker, PublishError
 from contracts.envelope import Incoming
 from datemaker.adapters import metrics
-from datemaker.adapters.meet import create_meet
+from datemaker.adapters.meet import MeetOptions, create_meet
 from datemaker.adapters.outbox_relay import OutboxRelay
 from datemaker.adapters.postgres.leases import EventLeases
 from datemaker.adapters.postgres.lifecycle import PostgresLifecycleDatabase
@@ -112,7 +112,13 @@ class Datemaker:
         lifecycle = PostgresLifecycleDatabase(self.pool)
         self.runner = EventRunner(
             lifecycle,
-            create_meet(s.meet_api_endpoint, s.meet_token_file, s.meet_creds_file, s.meet_creations_per_minute),
+            create_meet(
+                s.meet_api_endpoint,
+                s.meet_token_file,
+                s.meet_creds_file,
+                s.meet_creations_per_minute,
+                options=MeetOptions(backoff_initial_seconds=s.meet_retry_seconds),
+            ),
             self.clock,
             on_messages=self.relay.wake,
             metrics=metrics.PrometheusLifecycleMetrics(),

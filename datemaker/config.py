@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     publish_timeout_seconds: float = Field(10.0, gt=0)
     reconcile_seconds: float = Field(2.0, gt=0, description="how often event timelines are re-read")
     meet_creations_per_minute: float = Field(10.0, gt=0, description="Meet spaces.create quota per user")
+    meet_retry_seconds: float = Field(2.0, gt=0, description="first wait before retrying a refused Meet call")
     results_delay_seconds: float = Field(60.0, ge=0, description="wait after an event before reading attendance")
 
     @property

@@ -27,6 +27,7 @@ def _test_environment(meet_endpoint: str) -> dict[str, str]:
         "MEET_CREATIONS_PER_MINUTE": "60000",
         "RECONCILE_SECONDS": "0.5",
         "RESULTS_DELAY_SECONDS": "0.5",
+        "MEET_RETRY_SECONDS": "0.05",
     }
 
 
@@ -135,3 +136,27 @@ async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
         if loop.time() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+async def isolated(settings, tmp_path):
+    """Settings with a database and queues of their own, for datemaker processes a test starts itself
+    (the in-process datemaker neither runs their events nor consumes their messages)."""
+    from datemaker.adapters.postgres.store import create_pool
+    from datemaker.app import prepare_database
+    from tests.support.processes import Isolated, isolated_settings
+
+    own = isolated_settings(settings, own_database=True)
+    await prepare_database(own)
+    pool = await create_pool(own.postgres_dsn(), size=4)
+    side = BotSide(own)
+    await side.start()
+    try:
+        yield Isolated(own, pool, side, tmp_path)
+    finally:
+        await side.stop()
+        await pool.close()
+        await drop_topology(own)
+        conn = await asyncpg.connect(own.postgres_dsn("postgres"))
+        await conn.execute(f'DROP DATABASE IF EXISTS "{own.postgres_db}" WITH (FORCE)')
+        await conn.close()

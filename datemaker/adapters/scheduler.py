@@ -47,7 +47,8 @@ class TimelineScheduler:
             timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
         )
         self._preparers: dict[int, asyncio.Task[None]] = {}
-        self._running: set[int] = set()
+        self._running: dict[int, asyncio.Task[object]] = {}
+        self._rerun: set[int] = set()
 
     def start(self) -> None:
         self._scheduler.add_job(
@@ -58,12 +59,17 @@ class TimelineScheduler:
         )
         self._scheduler.start()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop scheduling; let steps in progress finish (up to ``grace`` seconds), then let go of leases."""
         self._scheduler.shutdown(wait=False)
         for task in self._preparers.values():
             task.cancel()
-        await asyncio.gather(*self._preparers.values(), return_exceptions=True)
-        await self._runner.drain()
+        running = list(self._running.values())
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                task.cancel()
+        await asyncio.gather(*self._preparers.values(), *running, return_exceptions=True)
         await self._leases.close()
 
     async def reconcile(self) -> None:
@@ -91,6 +97,10 @@ class TimelineScheduler:
         self._on_reconciled(counts)
 
     def schedule(self, event_id: int, due_at: datetime) -> None:
+        """Run the event's due steps at ``due_at`` (at once if past; after the run in progress, if any)."""
+        if event_id in self._running and due_at <= datetime.now(UTC):
+            self._rerun.add(event_id)
+            return
         self._scheduler.add_job(
             self._run,
             DateTrigger(run_date=max(due_at, datetime.now(UTC)), timezone=UTC),
@@ -102,12 +112,15 @@ class TimelineScheduler:
     async def _run(self, event_id: int) -> None:
         if not await self._leases.try_acquire(event_id):
             return
-        self._running.add(event_id)
+        self._running[event_id] = asyncio.current_task()  # type: ignore[assignment]
         try:
             report = await self._runner.run_due(event_id)
         finally:
-            self._running.discard(event_id)
-        if report.next is not None:
+            del self._running[event_id]
+        if event_id in self._rerun:
+            self._rerun.discard(event_id)
+            self.schedule(event_id, datetime.now(UTC))
+        elif report.next is not None:
             self.schedule(event_id, report.next.due_at)
 
     def _prepare_spaces(self, event_id: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -91,7 +91,6 @@ class EventRunner:
         self._metrics = metrics or NoLifecycleMetrics()
         self._group_size_cap = group_size_cap
         self._results_delay = results_delay
-        self._background: set[asyncio.Task[None]] = set()
 
     def next_step(self, event: Event, progress: Progress, now: datetime) -> Step | None:
         """The event's next step under this runner's settings."""
@@ -126,8 +125,8 @@ class EventRunner:
                     await self._collect_results(event, progress, now)
             else:
                 self._on_messages()
-                if step.kind == StepKind.END_ROUND:
-                    self._in_background(self._end_calls(event_id, progress.rounds_ended + 1))
+                if step.kind == StepKind.END_ROUND:  # the round is over for everyone: close its calls
+                    await self._end_calls(event_id, progress.rounds_ended + 1)
             self._metrics.step_done(step.kind.value, (self._clock() - step.due_at).total_seconds())
             logger.info("event %d: %s%s", event_id, step.kind.value, "" if step.round is None else f" {step.round + 1}")
             done.append(step)
@@ -263,7 +262,7 @@ class EventRunner:
 
     async def _end_calls(self, event_id: int, up_to_round: int) -> None:
         calls = await self._db.calls_to_end(event_id, up_to_round)
-        limit = asyncio.Semaphore(10)
+        limit = asyncio.Semaphore(20)
 
         async def end(call: CallToEnd) -> None:
             async with limit:
@@ -291,13 +290,3 @@ class EventRunner:
                 return
             logger.error("event %d: giving up on attendance after a day: %s", event.id, exc)
         await self._db.save_attendance(event.id, attendance, now)
-
-    def _in_background(self, work: Coroutine[object, object, None]) -> None:
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def drain(self) -> None:
-        """Wait for background Meet work (ending calls) to finish."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,22 @@ def service_env(settings: Any, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+@dataclass
+class Isolated:
+    """A test's own database and queues, with a pool on the database and a client on the bot's side."""
+
+    settings: Any
+    pool: Any
+    bot: Any
+    logs: Path
+
+    def datemaker(self, name: str = "datemaker", **env: str) -> ServiceProcess:
+        """A datemaker process on these settings (not started)."""
+        return ServiceProcess(
+            "datemaker", ["serve", "--no-migrate"], service_env(self.settings, **env), self.logs / f"{name}.log"
+        )
 
 
 class ServiceProcess:
