@@ -136,6 +136,8 @@ def next_step(event: Event, progress: Progress, now: datetime, results_delay: ti
                 return rules if rules.due_at <= start.due_at else start
             return start
         return Step(StepKind.FINISH, ratings_close_at(event, max(progress.rounds_planned, 1)))
+    if state == S.FINISHED and progress.open_calls:
+        return Step(StepKind.END_CALLS, now)
     if state == S.FINISHED and not progress.results_collected:
         finished = progress.finished_at or now
         return Step(StepKind.COLLECT_RESULTS, finished + results_delay)

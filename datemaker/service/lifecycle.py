@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from contracts.errors import ErrorCode
 from datemaker.domain import notices
+from datemaker.domain.errors import DomainError
 from datemaker.domain.events import Event, EventState
 from datemaker.domain.planning import Participant, PlanRequest, pair_score, plan_event
 from datemaker.domain.profiles import UserProfile
@@ -290,3 +292,19 @@ class EventRunner:
                 return
             logger.error("event %d: giving up on attendance after a day: %s", event.id, exc)
         await self._db.save_attendance(event.id, attendance, now)
+
+
+async def cancel_event(database: LifecycleDatabase, event_id: int, now: datetime, reason: str | None = None) -> int:
+    """An organizer cancels an event: CANCELLED, and every active registrant is told (via the outbox).
+
+    Returns how many people were told; raises ``InvalidTransition`` for an event that is over, and
+    ``DomainError(event_not_found)`` for an unknown one.
+    """
+    async with database.transaction() as store:
+        snapshot = await store.lock_event(event_id)
+        if snapshot is None:
+            raise DomainError(ErrorCode.EVENT_NOT_FOUND, f"there is no event {event_id}")
+        event, progress = snapshot
+        check_transition(event.id, progress.state, EventState.CANCELLED)
+        await store.set_state(event.id, EventState.CANCELLED, now, reason=reason or "cancelled by the organizer")
+        return await store.enqueue(notices.cancellation(event, await store.active_registrant_profiles(event.id)))

@@ -1,6 +1,7 @@
 """Whole events run by datemaker against the real database, broker and the Meet emulator."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
@@ -147,3 +148,68 @@ def _told(bot, event):
 
 async def _is(pool, event, state):
     return await state_of(pool, event) == state
+
+
+async def test_an_organizer_cancels_an_event_and_everyone_registered_is_told(bot, clean_db, datemaker):
+    from datemaker.adapters.postgres.lifecycle import PostgresLifecycleDatabase
+    from datemaker.domain.errors import DomainError
+    from datemaker.service.lifecycle import cancel_event
+
+    event = await insert_event(clean_db, starts_in=3600)
+    people = [await create_participant(clean_db, gender=g) for g in "FMF"]
+    for user in people:
+        await bot.call("register_event", {"event_id": event}, user_id=user)
+    await bot.call("cancel_registration", {"event_id": event}, user_id=people[2])
+    lifecycle = PostgresLifecycleDatabase(clean_db)
+    told = await cancel_event(lifecycle, event, datetime.now(UTC))
+    datemaker.relay.wake()
+    assert told == 2 and await state_of(clean_db, event) == "CANCELLED"
+    await wait_for(
+        lambda: {s.user_id for s in notifications(bot, event) if s.type == "event_cancelled"} == set(people[:2])
+    )
+    with pytest.raises(DomainError, match="from CANCELLED to CANCELLED"):
+        await cancel_event(lifecycle, event, datetime.now(UTC))
+    with pytest.raises(DomainError) as unknown:
+        await cancel_event(lifecycle, 987654, datetime.now(UTC))
+    assert unknown.value.code == "event_not_found"
+    reply = await bot.call("register_event", {"event_id": event}, user_id=people[2])
+    assert reply["error"]["code"] == "registration_closed"
+
+
+async def run_quick_event(bot, pool, women=2, men=2, starts_in=4):
+    from tests.support.events import confirmed_event
+
+    event, people = await confirmed_event(pool, women=women, men=men, starts_in=starts_in, max_rounds=2)
+    await wait_for(lambda: _finished_and_told(bot, pool, event, len(people)), timeout=40)
+    return event
+
+
+async def _finished_and_told(bot, pool, event, people):
+    finals = {s.user_id for s in notifications(bot, event) if s.type == "send_final_dating_message"}
+    return await state_of(pool, event) == "FINISHED" and len(finals) == people
+
+
+async def all_dates_linked_and_closed(pool, event):
+    return await pool.fetchval(
+        """SELECT bool_and(invited_at IS NOT NULL AND ended_at IS NOT NULL) AND count(*) > 0
+           FROM event_dates WHERE event_id = $1""",
+        event,
+    )
+
+
+async def test_meet_quota_refusals_then_success_lose_no_round(bot, clean_db, meet):
+    meet.fail_next(3, "RESOURCE_EXHAUSTED")
+    event = await run_quick_event(bot, clean_db)
+    assert await all_dates_linked_and_closed(clean_db, event)
+
+
+async def test_meet_unavailable_for_a_while_delays_links_but_loses_none(bot, clean_db, meet):
+    meet.fail_next(15, "UNAVAILABLE")  # more than the adapter's own retries of one call
+    event = await run_quick_event(bot, clean_db)
+    assert await all_dates_linked_and_closed(clean_db, event)
+
+
+async def test_calls_that_fail_to_end_are_ended_later(bot, clean_db, meet):
+    meet.fail_next(12, "UNAVAILABLE", method="EndActiveConference")
+    event = await run_quick_event(bot, clean_db)
+    await wait_for(lambda: all_dates_linked_and_closed(clean_db, event), timeout=15)

@@ -108,6 +108,7 @@ P = Progress
             None,
             None,
         ),
+        (P(S.FINISHED, open_calls=2, finished_at=START), START + 1100 * sec, K.END_CALLS, None, None),
         # results a while after the end; nothing left for terminal states
         (
             P(S.FINISHED, finished_at=START + 1080 * sec),

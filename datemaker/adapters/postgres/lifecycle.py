@@ -38,7 +38,7 @@ _PROGRESS_COLUMNS = f"""
         SELECT count(*) FROM event_dates d
         WHERE d.event_id = e.id AND d.round_no = e.rounds_started - 1 AND d.invited_at IS NULL
           AND d.space_name IS NOT NULL) ELSE 0 END AS uninvited,
-    CASE WHEN e.state_id = 3 AND e.rounds_ended > 0 THEN (
+    CASE WHEN e.state_id IN (3, 4) AND e.rounds_ended > 0 THEN (
         SELECT count(*) FROM event_dates d
         WHERE d.event_id = e.id AND d.round_no < e.rounds_ended AND d.invited_at IS NOT NULL
           AND d.ended_at IS NULL) ELSE 0 END AS open_calls"""
