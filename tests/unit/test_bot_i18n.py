@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gettext
 import io
-import subprocess
-import sys
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -64,8 +62,3 @@ def test_translation_and_plural_forms():
 )
 def test_locale_from_telegram_language_code(code, locale):
     assert choose_locale(code) == locale
-
-
-def test_catalog_tool_usage():
-    result = subprocess.run([sys.executable, "-m", "chathub_bot.i18n"], capture_output=True, text=True)
-    assert result.returncode == 2 and "update|compile" in result.stderr
