@@ -15,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -60,18 +59,6 @@ class DatemakerUnavailable(Exception):
     """No reply in time (or the command could not be published): the service is busy."""
 
 
-@dataclass
-class PendingRequest:
-    """A command waiting for its reply: what it was, and where its answer goes."""
-
-    command: str
-    user_id: int
-    chat_id: int
-    message_id: int | None
-    future: asyncio.Future[Reply]
-    sent_at: float = field(default_factory=time.monotonic)
-
-
 @dataclass(frozen=True)
 class Actor:
     """Who a command is for and where its answer is shown: the update's ``from_user`` and chat."""
@@ -80,6 +67,18 @@ class Actor:
     chat_id: int
     message_id: int | None = None
     """The bot message the answer will be edited into, if any."""
+
+    def __str__(self) -> str:
+        return f"user {self.user_id}, chat {self.chat_id}, message {self.message_id}"
+
+
+@dataclass
+class PendingRequest:
+    """A command waiting for its reply: what it was, and for whom and where its answer goes."""
+
+    command: str
+    actor: Actor
+    future: asyncio.Future[Reply]
 
 
 class DatemakerGateway:
@@ -110,33 +109,31 @@ class DatemakerGateway:
         if event_id is not None:
             headers["event_id"] = event_id
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._pending[message_id] = PendingRequest(command, actor.user_id, actor.chat_id, actor.message_id, future)
+        pending = PendingRequest(command, actor, future)
+        self._pending[message_id] = pending
         try:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    await self._publisher.publish(
-                        self._routing_key,
-                        args.model_dump_json(exclude_none=True).encode(),
-                        type=command,
-                        message_id=message_id,
-                        headers=headers,
-                    )
-                    reply = await future
-            except TimeoutError:
-                self._forget(message_id, "expired")
-                metrics.DATEMAKER_CALLS.labels(command, "timeout").inc()
-                logger.warning("no reply to %s %s within %.1fs", command, message_id, self.timeout)
-                raise DatemakerUnavailable(f"no reply to {command} in {self.timeout}s") from None
-            except Exception as exc:
-                if isinstance(exc, DatemakerUnavailable):
-                    raise
-                self._forget(message_id, "expired")
-                metrics.DATEMAKER_CALLS.labels(command, "unpublished").inc()
-                logger.warning("command %s %s not sent: %r", command, message_id, exc)
-                raise DatemakerUnavailable(f"{command} could not be sent") from exc
+            async with asyncio.timeout(self.timeout):
+                await self._publisher.publish(
+                    self._routing_key,
+                    args.model_dump_json(exclude_none=True).encode(),
+                    type=command,
+                    message_id=message_id,
+                    headers=headers,
+                )
+                reply = await future
+        except TimeoutError:
+            self._forget(message_id, "expired")
+            metrics.DATEMAKER_CALLS.labels(command, "timeout").inc()
+            logger.warning("no reply to %s %s within %.1fs (%s)", command, message_id, self.timeout, pending.actor)
+            raise DatemakerUnavailable(f"no reply to {command} in {self.timeout}s") from None
+        except DatemakerUnavailable:  # an unreadable reply
+            raise
+        except Exception as exc:
+            self._forget(message_id, "expired")
+            metrics.DATEMAKER_CALLS.labels(command, "unpublished").inc()
+            logger.warning("command %s %s not sent (%s): %r", command, message_id, pending.actor, exc)
+            raise DatemakerUnavailable(f"{command} could not be sent") from exc
         finally:
-            if not future.done():
-                future.cancel()
             self._pending.pop(message_id, None)
         if not reply.ok:
             error = reply.error

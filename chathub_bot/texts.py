@@ -62,7 +62,7 @@ def when(value: str, timezone: str | None = None) -> str:
     pattern = "d MMMM, HH:mm" if locale() == "ru" else "MMMM d, HH:mm"
     text = format_datetime(moment, pattern, locale=locale())
     zone_name = timezone or (moment.tzname() or "")
-    return f"{text} ({zone_name})" if zone_name else text
+    return f"{text} ({esc(zone_name)})" if zone_name else text
 
 
 def when_short(value: str, timezone: str | None = None) -> str:
@@ -88,7 +88,7 @@ def busy() -> str:
 
 def error_text(code: str) -> str:
     """A polite explanation of a datemaker error code."""
-    texts = {
+    texts: dict[str, str] = {
         ErrorCode.PROFILE_REQUIRED: _("Please fill in your profile first: /profile"),
         ErrorCode.EVENT_NOT_FOUND: _("This event no longer exists."),
         ErrorCode.REGISTRATION_CLOSED: _("Registration for this event is closed."),
@@ -99,7 +99,7 @@ def error_text(code: str) -> str:
         ErrorCode.NOT_YOUR_PARTNER: _("You can only rate people you had a date with at this event."),
         ErrorCode.BAD_REQUEST: _("Something in this request is not right. Please check and try again."),
     }
-    return texts.get(code, _("Something went wrong on our side. Please try again later."))  # type: ignore[call-overload]
+    return texts.get(code, _("Something went wrong on our side. Please try again later."))
 
 
 def gender_label(gender: str) -> str:

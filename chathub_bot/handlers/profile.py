@@ -12,13 +12,13 @@ from aiogram import F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from chathub_bot import texts, validation
 from chathub_bot.callbacks import ProfileAction, ProfileCb
-from chathub_bot.gateway import Actor, DatemakerError, DatemakerGateway, DatemakerUnavailable
+from chathub_bot.gateway import DatemakerError, DatemakerGateway, DatemakerUnavailable
 from chathub_bot.handlers.common import Handlers, actor_of, show, toast
 from chathub_bot.validation import InvalidAnswer, Problem
 from contracts import commands as c
@@ -122,12 +122,11 @@ async def begin(state: FSMContext, respond: Respond, intro: str) -> None:
     await respond(f"{intro}\n\n{text}", markup)
 
 
-def message_responder(message: Message) -> Respond:
-    return lambda text, markup: message.answer(text, reply_markup=markup)
-
-
-def callback_responder(callback: CallbackQuery) -> Respond:
-    return lambda text, markup: show(callback, text, markup)
+def responder(event: Message | CallbackQuery) -> Respond:
+    """Answer a message with a new message; a button by editing its message."""
+    if isinstance(event, Message):
+        return lambda text, markup: event.answer(text, reply_markup=markup)
+    return lambda text, markup: show(event, text, markup)
 
 
 async def send_profile(message: Message, profile: c.Profile) -> None:
@@ -147,7 +146,7 @@ async def on_profile(message: Message, state: FSMContext, gateway: DatemakerGate
         await message.answer(texts.busy())
         return
     if profile is None:
-        await begin(state, message_responder(message), _("You have no profile yet. Let's create one."))
+        await begin(state, responder(message), _("You have no profile yet. Let's create one."))
     else:
         await send_profile(message, profile)
 
@@ -192,7 +191,7 @@ def _sender(callback: CallbackQuery) -> Respond:
 
 
 async def _accept(
-    field: str, value: Any, state: FSMContext, respond: Respond, gateway: DatemakerGateway, user: User, actor: Actor
+    event: Message | CallbackQuery, field: str, value: Any, state: FSMContext, gateway: DatemakerGateway
 ) -> None:
     """Store an accepted answer, then ask the next question or save the profile."""
     data = await state.get_data()
@@ -200,16 +199,18 @@ async def _accept(
     draft["photo_file_id" if field == "photo" else field] = value
     await state.update_data(draft=draft)
     if data.get("editing") or field == FIELDS[-1]:
-        await save(state, respond, gateway, user, actor)
+        await save(event, state, gateway)
         return
     following = FIELDS[FIELDS.index(field) + 1]
     await state.set_state(STATES[following])
     text, markup = question(following)
-    await respond(text, markup)
+    await responder(event)(text, markup)
 
 
-async def save(state: FSMContext, respond: Respond, gateway: DatemakerGateway, user: User, actor: Actor) -> None:
+async def save(event: Message | CallbackQuery, state: FSMContext, gateway: DatemakerGateway) -> None:
     """Send the finished draft to datemaker; on success the dialog ends."""
+    respond, user = responder(event), event.from_user
+    assert user is not None
     draft = (await state.get_data()).get("draft") or {}
     missing = [field for field in ("name", "gender", "birthday", "city") if not draft.get(field)]
     if missing:
@@ -228,7 +229,7 @@ async def save(state: FSMContext, respond: Respond, gateway: DatemakerGateway, u
         language=validation.telegram_language(user.language_code),
     )
     try:
-        profile = await gateway.upsert_profile(actor, args)
+        profile = await gateway.upsert_profile(actor_of(event), args)
     except DatemakerUnavailable:
         retry = _keyboard((_("Try again"), ProfileCb(action=ProfileAction.SAVE)))
         await respond(texts.busy(), retry)
@@ -255,8 +256,7 @@ async def on_save_again(callback: CallbackQuery, state: FSMContext, gateway: Dat
     if await state.get_state() is None:
         await show(callback, _("This dialog has expired. Send /profile to start again."))
         return
-    assert callback.from_user is not None
-    await save(state, callback_responder(callback), gateway, callback.from_user, actor_of(callback))
+    await save(callback, state, gateway)
 
 
 # --- the answers ------------------------------------------------------------------------------
@@ -270,8 +270,7 @@ async def on_name(message: Message, state: FSMContext, gateway: DatemakerGateway
         text, markup = _reask("name", problem_text(exc.problem))
         await message.answer(text, reply_markup=markup)
         return
-    assert message.from_user is not None
-    await _accept("name", name, state, message_responder(message), gateway, message.from_user, actor_of(message))
+    await _accept(message, "name", name, state, gateway)
 
 
 @router.callback_query(ProfileForm.gender, ProfileCb.filter(F.action == ProfileAction.GENDER))
@@ -283,16 +282,7 @@ async def on_gender_button(
         text, markup = _reask("gender", problem_text(Problem.UNKNOWN_GENDER))
         await show(callback, text, markup)
         return
-    assert callback.from_user is not None
-    await _accept(
-        "gender",
-        callback_data.value,
-        state,
-        callback_responder(callback),
-        gateway,
-        callback.from_user,
-        actor_of(callback),
-    )
+    await _accept(callback, "gender", callback_data.value, state, gateway)
 
 
 @router.message(ProfileForm.gender, F.text)
@@ -303,8 +293,7 @@ async def on_gender_text(message: Message, state: FSMContext, gateway: Datemaker
         text, markup = _reask("gender", problem_text(exc.problem))
         await message.answer(text, reply_markup=markup)
         return
-    assert message.from_user is not None
-    await _accept("gender", gender, state, message_responder(message), gateway, message.from_user, actor_of(message))
+    await _accept(message, "gender", gender, state, gateway)
 
 
 @router.message(ProfileForm.birthday, F.text)
@@ -315,16 +304,7 @@ async def on_birthday(message: Message, state: FSMContext, gateway: DatemakerGat
         text, markup = _reask("birthday", problem_text(exc.problem))
         await message.answer(text, reply_markup=markup)
         return
-    assert message.from_user is not None
-    await _accept(
-        "birthday",
-        birthday.isoformat(),
-        state,
-        message_responder(message),
-        gateway,
-        message.from_user,
-        actor_of(message),
-    )
+    await _accept(message, "birthday", birthday.isoformat(), state, gateway)
 
 
 @router.message(ProfileForm.city, F.text)
@@ -335,16 +315,13 @@ async def on_city(message: Message, state: FSMContext, gateway: DatemakerGateway
         text, markup = _reask("city", problem_text(exc.problem))
         await message.answer(text, reply_markup=markup)
         return
-    assert message.from_user is not None
-    await _accept("city", city, state, message_responder(message), gateway, message.from_user, actor_of(message))
+    await _accept(message, "city", city, state, gateway)
 
 
 @router.message(ProfileForm.bio, F.text)
 async def on_bio(message: Message, state: FSMContext, gateway: DatemakerGateway) -> None:
-    assert message.from_user is not None
-    respond = message_responder(message)
     if (message.text or "").strip().lower() == "/skip":
-        await _accept("bio", None, state, respond, gateway, message.from_user, actor_of(message))
+        await _accept(message, "bio", None, state, gateway)
         return
     try:
         bio = validation.parse_bio(message.text)
@@ -352,20 +329,18 @@ async def on_bio(message: Message, state: FSMContext, gateway: DatemakerGateway)
         text, markup = _reask("bio", problem_text(exc.problem))
         await message.answer(text, reply_markup=markup)
         return
-    await _accept("bio", bio, state, respond, gateway, message.from_user, actor_of(message))
+    await _accept(message, "bio", bio, state, gateway)
 
 
 @router.message(ProfileForm.photo, F.photo)
 async def on_photo(message: Message, state: FSMContext, gateway: DatemakerGateway) -> None:
-    assert message.from_user is not None and message.photo
-    file_id = message.photo[-1].file_id
-    await _accept("photo", file_id, state, message_responder(message), gateway, message.from_user, actor_of(message))
+    assert message.photo
+    await _accept(message, "photo", message.photo[-1].file_id, state, gateway)
 
 
 @router.message(ProfileForm.photo, F.text.lower() == "/skip")
 async def on_photo_skip_text(message: Message, state: FSMContext, gateway: DatemakerGateway) -> None:
-    assert message.from_user is not None
-    await _accept("photo", None, state, message_responder(message), gateway, message.from_user, actor_of(message))
+    await _accept(message, "photo", None, state, gateway)
 
 
 @router.callback_query(ProfileCb.filter(F.action == ProfileAction.SKIP))
@@ -376,8 +351,7 @@ async def on_skip(callback: CallbackQuery, state: FSMContext, gateway: Datemaker
     if field is None:
         await show(callback, _("This question is no longer open. Send /profile to see your profile."))
         return
-    assert callback.from_user is not None
-    await _accept(field, None, state, callback_responder(callback), gateway, callback.from_user, actor_of(callback))
+    await _accept(callback, field, None, state, gateway)
 
 
 @router.message(ProfileForm.photo)

@@ -12,7 +12,7 @@ from aiogram.utils.i18n import gettext as _
 from chathub_bot import texts
 from chathub_bot.gateway import DatemakerError, DatemakerGateway, DatemakerUnavailable
 from chathub_bot.handlers.common import Handlers, actor_of
-from chathub_bot.handlers.profile import begin, message_responder
+from chathub_bot.handlers.profile import begin, responder
 
 logger = logging.getLogger(__name__)
 router = Handlers("start")
@@ -41,7 +41,7 @@ async def on_start(message: Message, state: FSMContext, gateway: DatemakerGatewa
         await message.answer(greeting + "\n\n" + texts.busy())
         return
     if profile is None:
-        await begin(state, message_responder(message), greeting + "\n" + _("First, let's fill in your profile."))
+        await begin(state, responder(message), greeting + "\n" + _("First, let's fill in your profile."))
         return
     await message.answer(_("Welcome back, {name}!").format(name=texts.esc(profile.name)) + "\n\n" + help_text())
 
