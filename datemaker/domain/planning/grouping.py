@@ -161,38 +161,35 @@ def improve_groups(
 ) -> list[np.ndarray]:
     """Swap people of the same kind between groups while that raises the total value of within-group pairs.
 
-    ``people`` are population indices, ``value`` their pair values (square, symmetric, zero where they may
-    not date) and ``kind`` a label per person (gender and pool): only people of the same kind swap, so
-    group sizes and the balance between sides stay as they are.
+    ``people`` are population indices (sorted), ``value`` their pair values (square, symmetric, zero where
+    they may not date) and ``kind`` a label per person (gender and pool): only people of the same kind swap,
+    so group sizes and the balance between sides stay as they are.
     """
-    where = {int(p): k for k, p in enumerate(people)}
     group_of = np.empty(len(people), dtype=np.int64)
     for g, members in enumerate(groups):
-        group_of[[where[int(p)] for p in members]] = g
-    onehot = np.zeros((len(people), len(groups)))
-    onehot[np.arange(len(people)), group_of] = 1.0
-    totals = value @ onehot  # totals[p, g]: value of p with everyone in group g
-    rows = np.arange(len(people))
+        group_of[np.searchsorted(people, members)] = g
+    # with_group[g, p]: value of person p with everyone in group g
+    with_group = np.stack([value[group_of == g].sum(axis=0) for g in range(len(groups))])
+    same_kind = {int(k): np.flatnonzero(kind == k) for k in np.unique(kind)}
     for _ in range(max_passes):
         swapped = False
         for a in range(len(people)):
             g = group_of[a]
-            candidates = np.flatnonzero((kind == kind[a]) & (group_of != g))
-            if not len(candidates):
-                continue
+            candidates = same_kind[int(kind[a])]
             h = group_of[candidates]
-            gain = (
-                totals[candidates, g] + totals[a, h] - totals[a, g] - totals[candidates, h] - 2.0 * value[a, candidates]
-            )
+            gain = with_group[g, candidates] - with_group[h, candidates] + with_group[h, a] - with_group[g, a]
+            gain -= 2.0 * value[a, candidates]
+            gain[h == g] = 0.0
             best = int(np.argmax(gain))
             if gain[best] <= 1e-9:
                 continue
-            b, h = int(candidates[best]), int(h[best])
-            totals[:, g] += value[:, b] - value[:, a]
-            totals[:, h] += value[:, a] - value[:, b]
-            group_of[a], group_of[b] = h, g
+            b = int(candidates[best])
+            hb = int(h[best])
+            delta = value[b] - value[a]
+            with_group[g] += delta
+            with_group[hb] -= delta
+            group_of[a], group_of[b] = hb, g
             swapped = True
         if not swapped:
             break
-    del rows
     return [np.sort(people[group_of == g]) for g in range(len(groups))]
