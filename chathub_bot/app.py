@@ -26,8 +26,10 @@ from chathub_bot.handlers import routers
 from chathub_bot.i18n import LOCALES, LanguageBook, LocaleMiddleware, build_i18n
 from chathub_bot.inbox import Inbox
 from chathub_bot.outbox import Outbox, OutboxMiddleware, TelegramMetricsMiddleware
+from chathub_common.delivery import Disposition
 from chathub_common.ops_http import OpsServer
 from chathub_common.rabbit import Broker
+from contracts.envelope import Incoming
 
 logger = logging.getLogger(__name__)
 
@@ -95,14 +97,27 @@ class ChathubBot:
         self.ops = OpsServer(s.metrics_port, {"broker": self._broker_ready, "telegram": self._telegram_ready})
         self._polling: asyncio.Task[None] | None = None
         self._stopping = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._telegram_checked = (0.0, False)
 
     async def start(self) -> None:
         await self.broker.connect()
         await self.ops.start()
-        await self.broker.consume(self.settings.bot_queue, self.inbox)
+        await self.broker.consume(self.settings.bot_queue, self._consume)
         self._polling = asyncio.create_task(self._poll(), name="polling")
         logger.info("chathub_bot consuming %s, commands to %s", self.settings.bot_queue, self.settings.datemaker_queue)
+
+    async def _consume(self, incoming: Incoming) -> Disposition:
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            return await self.inbox(incoming)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
 
     async def _prepare_telegram(self) -> None:
         await self.bot.delete_webhook(drop_pending_updates=False)
@@ -164,6 +179,10 @@ class ChathubBot:
         if not await self.outbox.drain(grace):
             logger.warning("%d messages not sent before stopping", self.outbox.depth + self.outbox.in_flight)
         await self.outbox.close()
+        with contextlib.suppress(TimeoutError):  # deliveries whose send was cancelled are redelivered later
+            async with asyncio.timeout(1.0):
+                await self._idle.wait()
+        await asyncio.sleep(0.05)  # the broker adapter acknowledges a delivery just after the consumer returns
         await self.broker.close()
         await self.bot.session.close()
         await self.ops.stop()

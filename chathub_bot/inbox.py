@@ -28,6 +28,7 @@ from contracts.notifications import BOT_COMMANDS
 
 logger = logging.getLogger(__name__)
 
+MAX_CAPTION = 1024
 _GONE = ("chat not found", "user is deactivated", "bot can't initiate conversation", "peer_id_invalid")
 _BAD_PHOTO = ("wrong file identifier", "wrong remote file", "failed to get http url content", "photo_invalid")
 
@@ -99,8 +100,12 @@ class Inbox:
         return Disposition.ACK
 
     async def send(self, chat_id: int, outgoing: Outgoing) -> None:
-        """Send through the bot (and so through the outbox); a photo that fails falls back to text."""
-        if outgoing.photo:
+        """Send through the bot (and so through the outbox); a photo that fails falls back to text.
+
+        A text too long for a caption goes without the photo (the length of the markup counts too: a safe
+        upper bound of what Telegram counts).
+        """
+        if outgoing.photo and len(outgoing.text) <= MAX_CAPTION:
             try:
                 await self.bot.send_photo(chat_id, outgoing.photo, caption=outgoing.text, reply_markup=outgoing.markup)
                 return

@@ -363,6 +363,10 @@ async def test_invite_with_partner_photo_and_escaped_bio(harness):
     body["partner"]["photo_file_id"] = "gone"
     await harness.notify("invite_to_meeting", body, 36)
     assert harness.last(36).photo is None and "Boris" in harness.last(36).text  # falls back to text
+    body["partner"] = {**PARTNER, "photo_file_id": photo, "bio": "b" * 600}
+    body["url"] = "https://meet.google.com/" + "x" * 500
+    await harness.notify("invite_to_meeting", body, 37)
+    assert harness.last(37).photo is None and "x" * 500 in harness.last(37).text  # too long for a caption
 
 
 async def test_rating_is_shown_in_the_message_and_forged_ratings_refused(harness):
