@@ -306,6 +306,8 @@ BAD_INPUT = [
     (_with(blocked=[[1, 2, 3]]), "blocked: expected pairs of two integer ids"),
     (_with(met_before="1,2"), "met_before: expected a list"),
     (_with(seed="x"), "seed: expected an integer"),
+    (_person_with(id=2**70), "id out of range"),
+    (_person_with(manual_score=1e300), "manual_score must be between"),
 ]
 
 

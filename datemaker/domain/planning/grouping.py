@@ -5,6 +5,8 @@ Groups are cut by recursive bisection: a set of people that must form ``G`` grou
 most alike inside, measured with the score's own weights (a year of age = 1, a manual-score point = 2,
 another city = 2). Each side (gender in bipartite mode) is split at its own quota, so every group gets
 an even share of each side and the imbalance of the whole population is spread evenly over the groups.
+Up to a few thousand people, a swap search then trades people of the same side between neighbouring
+groups while that raises the total score of the pairs inside groups.
 """
 
 from __future__ import annotations

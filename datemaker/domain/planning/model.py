@@ -16,6 +16,8 @@ GENDERS: frozenset[str] = frozenset({"M", "F"})
 MODES: tuple[str, ...] = ("bipartite", "open")
 Mode = Literal["bipartite", "open"]
 
+MAX_SCORE = 1e6  # manual scores and ratings beyond this are surely a mistake (and would swamp the score)
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -154,6 +156,8 @@ def _validate(request: PlanRequest) -> None:
             raise PlanningError(f"participants: expected Participant, got {type(p).__name__}")
         if not _is_int(p.id):
             raise PlanningError(f"participant id: expected an integer, got {p.id!r}")
+        if not -(2**63) <= p.id < 2**63:
+            raise PlanningError(f"participant {p.id}: id out of range (64-bit integers)")
         if p.id in ids:
             raise PlanningError(f"participant {p.id}: duplicate id")
         ids.add(p.id)
@@ -167,6 +171,8 @@ def _validate(request: PlanRequest) -> None:
             value = getattr(p, name)
             if not _is_number(value):
                 raise PlanningError(f"participant {p.id}: {name} must be a finite number, got {value!r}")
+            if abs(value) > MAX_SCORE:
+                raise PlanningError(f"participant {p.id}: {name} must be between -{MAX_SCORE:g} and {MAX_SCORE:g}")
         if p.seeking is not None:
             unknown = sorted(set(p.seeking) - GENDERS, key=str)
             if unknown:
