@@ -99,6 +99,8 @@ def update_catalogs() -> None:
         po = LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
         command = "update" if po.exists() else "init"
         _pybabel(command, "-i", str(pot), "-d", str(LOCALES_DIR), "-D", DOMAIN, "-l", locale, "--no-wrap")
+        text = po.read_text(encoding="utf-8")
+        po.write_text(text.replace('"Report-Msgid-Bugs-To: EMAIL@ADDRESS\\n"\n', ""), encoding="utf-8")
 
 
 def compile_catalogs() -> None:

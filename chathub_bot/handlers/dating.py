@@ -48,6 +48,12 @@ def menu(events: list[c.EventSummary], banner: str | None = None) -> Screen:
     if banner:
         lines += [banner, ""]
     lines.append(_("<b>Speed dating</b>"))
+    lines.append(
+        _(
+            "A few short video dates in one evening. Like someone and, if they like you back, you both get "
+            "each other's contacts. Full rules: the Rules button."
+        )
+    )
     lines.append(_("Tap an event to register. Tap an event marked ✅ to manage your registration."))
     lines.append("")
     builder = InlineKeyboardBuilder()
