@@ -438,3 +438,18 @@ async def test_a_redelivered_command_is_sent_once(harness):
     assert await harness.inbox(incoming) is Disposition.ACK
     assert await harness.inbox(incoming) is Disposition.ACK
     assert len(harness.emulator.bot_messages(52)) == 1
+
+
+async def test_an_unexpected_error_is_logged_and_the_user_told():
+    async with BotHarness() as harness:
+
+        async def broken(actor):
+            raise RuntimeError("a bug")
+
+        harness.gateway.list_events = broken
+        user = harness.user(60, "en")
+        [sorry] = await harness.say(user, "/date")
+        assert sorry.text == "Something went wrong on our side. Please try again later."
+        assert any("a bug" in repr(r.exc_info) for r in harness.errors.records)
+        [still_working] = await harness.say(user, "/help")
+        assert "/date" in still_working.text
