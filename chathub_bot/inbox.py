@@ -76,8 +76,8 @@ class Inbox:
             metrics.BOT_COMMANDS_RECEIVED.labels(command.name, "duplicate").inc()
             return Disposition.ACK
         chat_id = command.headers.chat_id or command.user_id
-        locale = choose_locale(getattr(command.args, "language", None), "") or self.languages.get(command.user_id)
-        with self.i18n.context(), self.i18n.use_locale(locale or self.i18n.default_locale):
+        locale = self._locale(incoming, command.args.language, command.user_id)
+        with self.i18n.context(), self.i18n.use_locale(locale):
             outgoing = render(command)
         try:
             with priority(outgoing.priority):
@@ -114,6 +114,17 @@ class Inbox:
                     raise
                 logger.warning("photo %s not accepted (%s); sending text only", outgoing.photo, exc.message)
         await self.bot.send_message(chat_id, outgoing.text, reply_markup=outgoing.markup)
+
+    def _locale(self, incoming: Incoming, body_language: str | None, user_id: int) -> str:
+        """The user's language: from the body or the ``language`` header, else as last seen, else the default."""
+        header = incoming.headers.get("language")
+        if isinstance(header, bytes):
+            header = header.decode("utf-8", "replace")
+        for language in (body_language, header if isinstance(header, str) else None):
+            locale = choose_locale(language, "")
+            if locale:
+                return locale
+        return self.languages.get(user_id) or self.i18n.default_locale
 
     def _undeliverable(self, name: str, reason: str, chat_id: int, detail: str) -> Disposition:
         logger.info("%s to chat %s is undeliverable: %s", name, chat_id, detail)

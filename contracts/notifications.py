@@ -13,7 +13,8 @@ class Notification(BaseModel):
     event_id: int
     language: str | None = None
     """The user's language (``ru``, ``en``; the profile's ``language``), to pick the message's translation.
-    Optional: without it the bot uses the language the user was last seen with, else Russian."""
+    Optional, and may come as a ``language`` header instead; without either the bot uses the language the
+    user was last seen with, else Russian."""
 
 
 class PartnerCard(BaseModel):

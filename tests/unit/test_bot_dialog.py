@@ -340,6 +340,8 @@ async def test_commands_in_russian_by_language_field_or_last_seen_language(harne
     body = {"event_id": 1, "starts_at": STARTS, "language": "en"}
     await harness.notify("event_cancelled", body, 32)
     assert "is cancelled" in harness.last(32).text
+    await harness.notify("event_cancelled", {"event_id": 1, "starts_at": STARTS}, 34, language="en-US")  # header
+    assert "is cancelled" in harness.last(34).text
     harness.user(33, "en")
     await harness.say(33, "/help")
     await harness.notify("send_final_dating_message", {"event_id": 1, "dates": 1}, 33)
