@@ -23,6 +23,7 @@ from datemaker.adapters.postgres.migrate import ensure_database, migrate
 from datemaker.adapters.postgres.store import TRANSIENT_ERRORS, PostgresDatabase, create_pool
 from datemaker.adapters.scheduler import TimelineScheduler
 from datemaker.config import Settings
+from datemaker.domain.timeline import Pacing
 from datemaker.service.dispatch import CommandProcessor
 from datemaker.service.intake import CommandIntake
 from datemaker.service.lifecycle import EventRunner
@@ -122,7 +123,10 @@ class Datemaker:
             self.clock,
             on_messages=self.relay.wake,
             metrics=metrics.PrometheusLifecycleMetrics(),
-            results_delay=timedelta(seconds=s.results_delay_seconds),
+            pacing=Pacing(
+                link_lead=timedelta(seconds=s.link_lead_seconds),
+                results_delay=timedelta(seconds=s.results_delay_seconds),
+            ),
         )
         self.scheduler = TimelineScheduler(
             self.runner,

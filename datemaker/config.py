@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     meet_creations_per_minute: float = Field(10.0, gt=0, description="Meet spaces.create quota per user")
     meet_retry_seconds: float = Field(2.0, gt=0, description="first wait before retrying a refused Meet call")
     results_delay_seconds: float = Field(60.0, ge=0, description="wait after an event before reading attendance")
+    link_lead_seconds: float = Field(30.0, ge=0, description="how long before its round a meeting link goes out")
 
     @property
     def command_queue(self) -> str:

@@ -29,8 +29,8 @@ class OutboxRelay:
         publisher: Publisher,
         routing_key: str,
         *,
-        batch: int = 500,
-        concurrency: int = 200,
+        batch: int = 1000,
+        concurrency: int = 1000,
         idle_poll: float = 1.0,
     ) -> None:
         self._pool = pool

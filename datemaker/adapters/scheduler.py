@@ -70,6 +70,7 @@ class TimelineScheduler:
             for task in late:
                 task.cancel()
         await asyncio.gather(*self._preparers.values(), *running, return_exceptions=True)
+        await self._runner.drain()
         await self._leases.close()
 
     async def reconcile(self) -> None:

@@ -45,7 +45,8 @@ class StepKind(StrEnum):
     """REG_CONFIRM → READY (or SKIPPED): groups and rounds from the confirmed; tell everyone."""
     SEND_RULES = "send_rules"
     START_ROUND = "start_round"
-    """Meeting links to each pair of the round (READY → RUNNING for the first); sit-outs told."""
+    """Meeting links to each pair of the round, ahead of its start so they arrive in time (READY →
+    RUNNING for the first); sit-outs told."""
     SEND_LATE_INVITES = "send_late_invites"
     """Links of a started round whose Meet space was made after the round started."""
     END_ROUND = "end_round"
@@ -89,6 +90,17 @@ class Step:
 
 RESULTS_DELAY = timedelta(seconds=60)
 """How long after the end to read conference records (the Meet API fills them in shortly after)."""
+LINK_LEAD = timedelta(seconds=30)
+"""How long before its round a link goes out: delivering 1,000 links at Telegram's ~30 messages per
+second takes about half a minute."""
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """Timing choices of the service (not of the event)."""
+
+    link_lead: timedelta = LINK_LEAD
+    results_delay: timedelta = RESULTS_DELAY
 
 
 def round_starts_at(event: Event, round_no: int) -> datetime:
@@ -99,17 +111,40 @@ def round_ends_at(event: Event, round_no: int) -> datetime:
     return round_starts_at(event, round_no) + timedelta(seconds=event.round_seconds)
 
 
+def links_at(event: Event, round_no: int, lead: timedelta = LINK_LEAD) -> datetime:
+    """When a round's links go out: ``lead`` before it starts, but not before the previous round has
+    ended (the break) nor, for the first round, before the rules (the rules' lead)."""
+    room = event.break_seconds if round_no > 0 else event.rules_lead_seconds
+    return round_starts_at(event, round_no) - min(lead, timedelta(seconds=room))
+
+
 def ratings_close_at(event: Event, rounds: int) -> datetime:
     """The last round's break is the time to rate the last partner; then the event finishes."""
     return round_ends_at(event, rounds - 1) + timedelta(seconds=event.break_seconds)
 
 
-def next_step(event: Event, progress: Progress, now: datetime, results_delay: timedelta = RESULTS_DELAY) -> Step | None:
+def _next_on_the_timeline(event: Event, progress: Progress, pacing: Pacing) -> Step:
+    """READY or RUNNING: the next rules, round start, round end or finish, whatever the time."""
+    if progress.rounds_ended < progress.rounds_started:
+        round_no = progress.rounds_ended
+        return Step(StepKind.END_ROUND, round_ends_at(event, round_no), round_no)
+    if progress.rounds_started < progress.rounds_planned:
+        round_no = progress.rounds_started
+        start = Step(StepKind.START_ROUND, links_at(event, round_no, pacing.link_lead), round_no)
+        if not progress.rules_sent and round_no == 0:
+            rules = Step(StepKind.SEND_RULES, event.start - timedelta(seconds=event.rules_lead_seconds))
+            return rules if rules.due_at <= start.due_at else start
+        return start
+    return Step(StepKind.FINISH, ratings_close_at(event, max(progress.rounds_planned, 1)))
+
+
+def next_step(event: Event, progress: Progress, now: datetime, pacing: Pacing | None = None) -> Step | None:
     """The next thing to do for ``event`` and when; None when nothing is left to do.
 
     A step whose time has come is due at or before ``now``; a step that repairs something left
     unfinished (late invitations, open calls, unasked registrants) is due at once.
     """
+    pacing = pacing or Pacing()
     state = progress.state
     if state == S.NOT_STARTED:
         return Step(StepKind.OPEN_CONFIRMATION, event.confirm_opens_at)
@@ -121,24 +156,15 @@ def next_step(event: Event, progress: Progress, now: datetime, results_delay: ti
             plan_at = min(plan_at, now)  # everyone answered and nobody else can register
         return Step(StepKind.PLAN, plan_at)
     if state in (S.READY, S.RUNNING):
-        if progress.open_calls:
-            return Step(StepKind.END_CALLS, now)
-        if progress.uninvited:
+        if progress.uninvited:  # people are waiting for their link
             return Step(StepKind.SEND_LATE_INVITES, now)
-        if progress.rounds_ended < progress.rounds_started:
-            round_no = progress.rounds_ended
-            return Step(StepKind.END_ROUND, round_ends_at(event, round_no), round_no)
-        if progress.rounds_started < progress.rounds_planned:
-            round_no = progress.rounds_started
-            start = Step(StepKind.START_ROUND, round_starts_at(event, round_no), round_no)
-            if not progress.rules_sent and round_no == 0:
-                rules = Step(StepKind.SEND_RULES, event.start - timedelta(seconds=event.rules_lead_seconds))
-                return rules if rules.due_at <= start.due_at else start
-            return start
-        return Step(StepKind.FINISH, ratings_close_at(event, max(progress.rounds_planned, 1)))
+        main = _next_on_the_timeline(event, progress, pacing)
+        if progress.open_calls and main.due_at > now:  # tidying up never delays the timeline
+            return Step(StepKind.END_CALLS, now)
+        return main
     if state == S.FINISHED and progress.open_calls:
         return Step(StepKind.END_CALLS, now)
     if state == S.FINISHED and not progress.results_collected:
         finished = progress.finished_at or now
-        return Step(StepKind.COLLECT_RESULTS, finished + results_delay)
+        return Step(StepKind.COLLECT_RESULTS, finished + pacing.results_delay)
     return None

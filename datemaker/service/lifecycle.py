@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -22,7 +23,7 @@ from datemaker.domain.errors import DomainError
 from datemaker.domain.events import Event, EventState
 from datemaker.domain.planning import Participant, PlanRequest, pair_score, plan_event
 from datemaker.domain.profiles import UserProfile
-from datemaker.domain.timeline import Progress, Step, StepKind, check_transition, next_step
+from datemaker.domain.timeline import Pacing, Progress, Step, StepKind, check_transition, next_step
 from datemaker.service.ports import CallToEnd, Clock, LifecycleDatabase, LifecycleStore, Meet, MeetError
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 RESULTS_GIVE_UP = timedelta(days=1)
 """Conference records are kept 30 days; after a day of failures the results are given up."""
 RETRY_MEET = timedelta(seconds=15)
+DEFAULT_PACING = Pacing()
+_MEET_STEPS = frozenset({StepKind.END_CALLS, StepKind.COLLECT_RESULTS})
 
 
 class LifecycleMetrics(Protocol):
@@ -84,7 +87,7 @@ class EventRunner:
         on_messages: Callable[[], None] = lambda: None,
         metrics: LifecycleMetrics | None = None,
         group_size_cap: int | None = None,
-        results_delay: timedelta = timedelta(seconds=60),
+        pacing: Pacing = DEFAULT_PACING,
     ) -> None:
         self._db = database
         self._meet = meet
@@ -92,16 +95,21 @@ class EventRunner:
         self._on_messages = on_messages
         self._metrics = metrics or NoLifecycleMetrics()
         self._group_size_cap = group_size_cap
-        self._results_delay = results_delay
+        self._pacing = pacing
+        self._ending: dict[int, set[int]] = {}
+        """Event id → dates whose call this runner is ending right now."""
+        self._closing: Counter[int] = Counter()
+        """Event id → call-ending tasks of this runner in progress."""
+        self._background: set[asyncio.Task[None]] = set()
 
     def next_step(self, event: Event, progress: Progress, now: datetime) -> Step | None:
         """The event's next step under this runner's settings."""
-        return next_step(event, progress, now, self._results_delay)
+        return next_step(event, progress, now, self._pacing)
 
     async def run_due(self, event_id: int) -> StepReport:
         """Carry out every step of the event that is due now; report them and the next one."""
         done: list[Step] = []
-        meet_work_done = False
+        tidied = False
         while True:
             now = self._clock()
             async with self._db.transaction() as store:
@@ -109,29 +117,37 @@ class EventRunner:
                 if snapshot is None:
                     return StepReport(done, None)
                 event, progress = snapshot
+                if self._closing[event_id]:  # calls being ended right now are not left open
+                    progress = replace(progress, open_calls=0)
                 step = self.next_step(event, progress, now)
                 if step is None or step.due_at > now:
                     return StepReport(done, step)
-                if step.kind in (StepKind.END_CALLS, StepKind.COLLECT_RESULTS):
-                    pass  # Meet work, outside the transaction (below)
+                if step.kind in _MEET_STEPS:
+                    if tidied:  # Meet work once per run: a failing Meet API must not hold the loop
+                        return StepReport(done, self._after_meet_work(event, progress, now))
                 else:
-                    queued = await self._perform(store, event, progress, step, now)
-                    self._metrics.messages_queued(queued)
-            if step.kind in (StepKind.END_CALLS, StepKind.COLLECT_RESULTS):
-                if meet_work_done:  # once per run: a failing Meet API must not hold the loop
-                    return StepReport(done, Step(step.kind, now + RETRY_MEET, step.round))
-                meet_work_done = True
-                if step.kind == StepKind.END_CALLS:
-                    await self._end_calls(event_id, progress.rounds_ended)
-                else:
-                    await self._collect_results(event, progress, now)
+                    self._metrics.messages_queued(await self._perform(store, event, progress, step, now))
+            if step.kind == StepKind.END_CALLS:
+                tidied = True
+                await self._end_calls(event_id, progress.rounds_ended)
+            elif step.kind == StepKind.COLLECT_RESULTS:
+                tidied = True
+                await self._collect_results(event, progress, now)
             else:
                 self._on_messages()
-                if step.kind == StepKind.END_ROUND:  # the round is over for everyone: close its calls
-                    await self._end_calls(event_id, progress.rounds_ended + 1)
+                if step.kind == StepKind.END_ROUND:  # the round is over: close its calls, meanwhile go on
+                    self._close_calls_in_background(event_id, progress.rounds_ended + 1)
             self._metrics.step_done(step.kind.value, (self._clock() - step.due_at).total_seconds())
             logger.info("event %d: %s%s", event_id, step.kind.value, "" if step.round is None else f" {step.round + 1}")
             done.append(step)
+
+    def _after_meet_work(self, event: Event, progress: Progress, now: datetime) -> Step | None:
+        """The next step once this run's Meet work is done: the timeline's, or the Meet work again later."""
+        retry = Step(StepKind.END_CALLS, now + RETRY_MEET)
+        if progress.state == EventState.FINISHED:
+            return retry if progress.open_calls else Step(StepKind.COLLECT_RESULTS, now + RETRY_MEET)
+        following = self.next_step(event, replace(progress, open_calls=0), now)
+        return following if following is not None and following.due_at <= retry.due_at else retry
 
     async def _perform(self, store: LifecycleStore, event: Event, progress: Progress, step: Step, now: datetime) -> int:
         kind = step.kind
@@ -263,20 +279,41 @@ class EventRunner:
                         on_space()
 
     async def _end_calls(self, event_id: int, up_to_round: int) -> None:
-        calls = await self._db.calls_to_end(event_id, up_to_round)
+        ending = self._ending.setdefault(event_id, set())
+        calls = [c for c in await self._db.calls_to_end(event_id, up_to_round) if c.date_id not in ending]
+        ending.update(c.date_id for c in calls)
         limit = asyncio.Semaphore(20)
 
         async def end(call: CallToEnd) -> None:
-            async with limit:
-                try:
+            try:
+                async with limit:
                     await self._meet.end_active_conference(call.space_name)
-                except MeetError as exc:
-                    self._metrics.meet_failed("end_active_conference")
-                    logger.warning("event %d: call in %s not ended yet: %s", event_id, call.space_name, exc)
-                    return
-                await self._db.mark_call_ended(call.date_id, self._clock())
+                    await self._db.mark_call_ended(call.date_id, self._clock())
+            except MeetError as exc:
+                self._metrics.meet_failed("end_active_conference")
+                logger.warning("event %d: call in %s not ended yet: %s", event_id, call.space_name, exc)
+            finally:
+                ending.discard(call.date_id)
 
         await asyncio.gather(*(end(call) for call in calls))
+
+    def _close_calls_in_background(self, event_id: int, up_to_round: int) -> None:
+        self._closing[event_id] += 1  # before the task runs: the loop must not try the same calls meanwhile
+
+        async def close() -> None:
+            try:
+                await self._end_calls(event_id, up_to_round)
+            finally:
+                self._closing[event_id] -= 1
+
+        task = asyncio.create_task(close())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background Meet work (ending calls) to finish."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def _collect_results(self, event: Event, progress: Progress, now: datetime) -> None:
         spaces = await self._db.spaces_of(event.id)

@@ -12,6 +12,7 @@ from datemaker.domain.timeline import (
     Progress,
     StepKind,
     check_transition,
+    links_at,
     next_step,
     ratings_close_at,
     round_ends_at,
@@ -76,13 +77,14 @@ P = Progress
         (P(S.REG_CONFIRM), START - 5 * 3600 * sec, K.PLAN, START - 3600 * sec, None),
         # rules, then rounds
         (P(S.READY, rounds_planned=3), START - 3000 * sec, K.SEND_RULES, START - 300 * sec, None),
-        (P(S.READY, rounds_planned=3, rules_sent=True), START - 10 * sec, K.START_ROUND, START, 0),
+        # links go out ahead of their round: 30 s, or less when the break (or rules lead) is shorter
+        (P(S.READY, rounds_planned=3, rules_sent=True), START - 100 * sec, K.START_ROUND, START - 30 * sec, 0),
         (P(S.RUNNING, rounds_planned=3, rules_sent=True, rounds_started=1), START, K.END_ROUND, START + 300 * sec, 0),
         (
             P(S.RUNNING, rounds_planned=3, rules_sent=True, rounds_started=1, rounds_ended=1),
             START + 301 * sec,
             K.START_ROUND,
-            START + 360 * sec,
+            START + 330 * sec,
             1,
         ),
         # the last round over: the final message once its ratings window closes
@@ -93,7 +95,7 @@ P = Progress
             START + 1080 * sec,
             None,
         ),
-        # repairs come first and are due at once
+        # late links come first and are due at once
         (
             P(S.RUNNING, rounds_planned=3, rounds_started=1, uninvited=2),
             START + 5 * sec,
@@ -133,6 +135,17 @@ def test_rules_are_skipped_once_the_event_has_started():
 def test_rules_before_the_first_round_when_their_lead_is_zero():
     event = Event(**{**EVENT.__dict__, "rules_lead_seconds": 0})
     assert next_step(event, P(S.READY, rounds_planned=2), START).kind == K.SEND_RULES
+    assert next_step(event, P(S.READY, rounds_planned=2, rules_sent=True), START).due_at == START
+
+
+@pytest.mark.parametrize(("round_no", "break_seconds", "lead", "links"), [(0, 60, 30, -30), (1, 60, 30, 330),
+                         (1, 10, 30, 300), (2, 0, 30, 600), (1, 60, 0, 360)])  # fmt: skip
+def test_links_go_out_ahead_but_never_before_the_previous_round_ends(round_no, break_seconds, lead, links):
+    event = Event(**{**EVENT.__dict__, "break_seconds": break_seconds})
+    at = links_at(event, round_no, timedelta(seconds=lead))
+    assert at == START + links * sec
+    if round_no:
+        assert at >= round_ends_at(event, round_no - 1)
 
 
 def test_a_full_event_whose_people_all_answered_is_planned_at_once():
