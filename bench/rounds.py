@@ -42,17 +42,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-async def create_events(pool: asyncpg.Pool, events: int, people: int, rounds: int, starts_in: float) -> list[int]:
+async def create_events(
+    pool: asyncpg.Pool, events: int, people: int, rounds: int, starts_in: float, break_seconds: int
+) -> list[int]:
     ids = []
     next_user = 1
     for _ in range(events):
         event_id = await pool.fetchval(
             """INSERT INTO dating_events (start_dttm, users_limit, confirm_open_seconds, confirm_deadline_seconds,
                    rules_lead_seconds, round_seconds, break_seconds, max_rounds, group_size)
-               VALUES (now() + make_interval(secs => $1), $2, 3600, 1, 5, 4, 2, $3, $2) RETURNING id""",
+               VALUES (now() + make_interval(secs => $1), $2, 3600, 1, 5, 4, $4, $3, $2) RETURNING id""",
             starts_in,
             people,
             rounds,
+            break_seconds,
         )
         users = list(range(next_user, next_user + people))
         next_user += people
@@ -76,6 +79,14 @@ async def main() -> None:
     parser.add_argument("--people", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--lead", type=float, default=25.0, help="seconds from creating the events to their start")
+    parser.add_argument("--break-seconds", type=int, default=2)
+    parser.add_argument(
+        "--link-lead",
+        type=float,
+        default=30.0,
+        help="LINK_LEAD_SECONDS of datemaker; when not below the break, a round's links go out as the previous "
+        "round ends (everything at once: the worst case)",
+    )
     args = parser.parse_args()
 
     run = uuid.uuid4().hex[:8]
@@ -112,18 +123,20 @@ async def main() -> None:
         MEET_CREATIONS_PER_MINUTE="1000000",
         RECONCILE_SECONDS="1",
         RESULTS_DELAY_SECONDS="1",
+        LINK_LEAD_SECONDS=str(args.link_lead),
     )
     datemaker = ServiceProcess("datemaker", ["serve", "--no-migrate"], env, ROOT / ".bench-logs" / "rounds.log")
     datemaker.start()
     try:
         await asyncio.sleep(3)  # let it start
         began = time.monotonic()
-        await create_events(pool, args.events, args.people, args.rounds, args.lead)
+        await create_events(pool, args.events, args.people, args.rounds, args.lead, args.break_seconds)
         print(
             f"{args.events} events x {args.people} people ({args.events * args.people} participants), "
-            f"{args.rounds} rounds each, all starting together; created in {time.monotonic() - began:.1f}s"
+            f"{args.rounds} rounds each, all starting together; created in {time.monotonic() - began:.1f}s; "
+            f"break {args.break_seconds}s, link lead {args.link_lead}s"
         )
-        deadline = time.monotonic() + args.lead + args.rounds * 6 + 60
+        deadline = time.monotonic() + args.lead + args.rounds * (4 + args.break_seconds) + 60
         while time.monotonic() < deadline:
             finished = await pool.fetchval("SELECT count(*) FROM dating_events WHERE state_id = 4")
             if finished == args.events:
@@ -134,7 +147,8 @@ async def main() -> None:
         rows = await pool.fetch(
             """SELECT d.round_no,
                       e.start_dttm + make_interval(secs => d.round_no * (e.round_seconds + e.break_seconds)) AS starts,
-                      CASE WHEN d.round_no = 0 THEN least(e.rules_lead_seconds, $1) ELSE least(e.break_seconds, $1)
+                      CASE WHEN d.round_no = 0 THEN least(e.rules_lead_seconds::float8, $1::float8)
+                           ELSE least(e.break_seconds::float8, $1::float8)
                       END AS lead,
                       min(o.created_at) AS queued, max(o.sent_at) AS confirmed, count(*) AS links
                FROM outbox o
@@ -144,7 +158,7 @@ async def main() -> None:
                JOIN dating_events e ON e.id = d.event_id
                WHERE o.type = 'invite_to_meeting'
                GROUP BY d.event_id, d.round_no, e.start_dttm, e.round_seconds, e.break_seconds, e.rules_lead_seconds""",
-            settings.link_lead_seconds,
+            args.link_lead,
         )
         spaces = meet.stats()["spaces_created"]
         print(f"Meet spaces created: {spaces}; messages to the bot received: {received}")

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    """Runs until stopped; :meth:`wake` makes it look at the outbox at once."""
+    """Runs until stopped; :meth:`wake` makes its workers look at the outbox at once."""
 
     def __init__(
         self,
@@ -29,9 +29,10 @@ class OutboxRelay:
         publisher: Publisher,
         routing_key: str,
         *,
-        batch: int = 1000,
-        concurrency: int = 1000,
+        batch: int = 250,
+        concurrency: int = 250,
         idle_poll: float = 1.0,
+        workers: int = 3,
     ) -> None:
         self._pool = pool
         self._publisher = publisher
@@ -39,24 +40,30 @@ class OutboxRelay:
         self._batch = batch
         self._concurrency = concurrency
         self._idle_poll = idle_poll
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._workers = workers
+        self._wakeups = [asyncio.Event() for _ in range(workers)]
+        self._tasks: list[asyncio.Task[None]] = []
         self.published = 0
 
     def wake(self) -> None:
-        self._wakeup.set()
+        for wakeup in self._wakeups:
+            wakeup.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        """Start the workers: each claims its own batches, so one waits for confirms while another sends."""
+        self._tasks = [
+            asyncio.create_task(self._run(wakeup), name=f"outbox-relay-{i}") for i, wakeup in enumerate(self._wakeups)
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
 
-    async def _run(self) -> None:
+    async def _run(self, wakeup: asyncio.Event) -> None:
         failures = 0
         while True:
             try:
@@ -68,10 +75,10 @@ class OutboxRelay:
             if sent == self._batch:
                 continue  # more is probably waiting
             delay = min(self._idle_poll * (2**failures), 10.0) if failures else self._idle_poll
-            self._wakeup.clear()
+            wakeup.clear()
             try:
                 async with asyncio.timeout(delay):
-                    await self._wakeup.wait()
+                    await wakeup.wait()
             except TimeoutError:
                 pass
 

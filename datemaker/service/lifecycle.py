@@ -107,7 +107,19 @@ class EventRunner:
         return next_step(event, progress, now, self._pacing)
 
     async def run_due(self, event_id: int) -> StepReport:
-        """Carry out every step of the event that is due now; report them and the next one."""
+        """Carry out every step of the event that is due now; report them and the next one.
+
+        Calls of rounds that ended are closed once the due timeline steps are done (in the background),
+        so that a round's end never delays the next round's links.
+        """
+        closing: list[int] = []
+        try:
+            return await self._run_due(event_id, closing)
+        finally:
+            for up_to_round in closing:
+                self._close_calls_in_background(event_id, up_to_round)
+
+    async def _run_due(self, event_id: int, closing: list[int]) -> StepReport:
         done: list[Step] = []
         tidied = False
         while True:
@@ -117,7 +129,7 @@ class EventRunner:
                 if snapshot is None:
                     return StepReport(done, None)
                 event, progress = snapshot
-                if self._closing[event_id]:  # calls being ended right now are not left open
+                if self._closing[event_id] or closing:  # calls about to be ended are not left open
                     progress = replace(progress, open_calls=0)
                 step = self.next_step(event, progress, now)
                 if step is None or step.due_at > now:
@@ -135,8 +147,8 @@ class EventRunner:
                 await self._collect_results(event, progress, now)
             else:
                 self._on_messages()
-                if step.kind == StepKind.END_ROUND:  # the round is over: close its calls, meanwhile go on
-                    self._close_calls_in_background(event_id, progress.rounds_ended + 1)
+                if step.kind == StepKind.END_ROUND:
+                    closing.append(progress.rounds_ended + 1)
             self._metrics.step_done(step.kind.value, (self._clock() - step.due_at).total_seconds())
             logger.info("event %d: %s%s", event_id, step.kind.value, "" if step.round is None else f" {step.round + 1}")
             done.append(step)
@@ -284,18 +296,21 @@ class EventRunner:
         ending.update(c.date_id for c in calls)
         limit = asyncio.Semaphore(20)
 
-        async def end(call: CallToEnd) -> None:
-            try:
-                async with limit:
+        async def end(call: CallToEnd) -> int | None:
+            async with limit:
+                try:
                     await self._meet.end_active_conference(call.space_name)
-                    await self._db.mark_call_ended(call.date_id, self._clock())
-            except MeetError as exc:
-                self._metrics.meet_failed("end_active_conference")
-                logger.warning("event %d: call in %s not ended yet: %s", event_id, call.space_name, exc)
-            finally:
-                ending.discard(call.date_id)
+                except MeetError as exc:
+                    self._metrics.meet_failed("end_active_conference")
+                    logger.warning("event %d: call in %s not ended yet: %s", event_id, call.space_name, exc)
+                    return None
+                return call.date_id
 
-        await asyncio.gather(*(end(call) for call in calls))
+        try:
+            ended = [d for d in await asyncio.gather(*(end(call) for call in calls)) if d is not None]
+            await self._db.mark_calls_ended(ended, self._clock())
+        finally:
+            ending.difference_update(c.date_id for c in calls)
 
     def _close_calls_in_background(self, event_id: int, up_to_round: int) -> None:
         self._closing[event_id] += 1  # before the task runs: the loop must not try the same calls meanwhile

@@ -336,8 +336,11 @@ class PostgresLifecycleDatabase:
         )
         return [CallToEnd(r["id"], r["space_name"]) for r in rows]
 
-    async def mark_call_ended(self, date_id: int, now: datetime) -> None:
-        await self.pool.execute("UPDATE event_dates SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL", date_id, now)
+    async def mark_calls_ended(self, date_ids: list[int], now: datetime) -> None:
+        if date_ids:
+            await self.pool.execute(
+                "UPDATE event_dates SET ended_at = $2 WHERE id = ANY($1::bigint[]) AND ended_at IS NULL", date_ids, now
+            )
 
     async def spaces_of(self, event_id: int) -> list[CallToEnd]:
         rows = await self.pool.fetch(
