@@ -14,13 +14,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def isolated_settings(settings: Any, **overrides: Any) -> Any:
-    """The same database, a fresh set of queues (so the in-process datemaker does not consume them)."""
+def isolated_settings(settings: Any, *, own_database: bool = False, **overrides: Any) -> Any:
+    """A fresh set of queues (so the in-process datemaker does not consume them), and with
+    ``own_database`` a database of its own (so it does not run their events either)."""
     suffix = uuid.uuid4().hex[:8]
     update = {
         "chathub_env": f"{settings.chathub_env}x{suffix}",
         "rabbitmq_exchange": f"{settings.rabbitmq_exchange}x{suffix}",
     }
+    if own_database:
+        update["postgres_db"] = f"{settings.postgres_db}x{suffix}"
+    unknown = set(overrides) - set(type(settings).model_fields)
+    if unknown:
+        raise TypeError(f"not settings: {sorted(unknown)}")
     update.update(overrides)
     return settings.model_copy(update=update)
 
