@@ -213,3 +213,29 @@ async def test_calls_that_fail_to_end_are_ended_later(bot, clean_db, meet):
     meet.fail_next(12, "UNAVAILABLE", method="EndActiveConference")
     event = await run_quick_event(bot, clean_db)
     await wait_for(lambda: all_dates_linked_and_closed(clean_db, event), timeout=15)
+
+
+async def test_reports_block_pairs_and_past_dates_become_met_before(clean_db):
+    """What the planner is told about the people of a new event, from earlier events."""
+    from datemaker.adapters.postgres.lifecycle import PostgresLifecycleDatabase
+    from tests.support.factories import create_event, register
+
+    ann, bob, cat, dan = [await create_participant(clean_db, gender=g) for g in "FMFM"]
+    earlier = await create_event(clean_db)
+    for a, b, invited in [(ann, bob, True), (cat, dan, False)]:  # cat and dan's date never happened
+        await clean_db.execute(
+            """INSERT INTO event_dates (event_id, group_no, round_no, user_a, user_b, invited_at)
+               VALUES ($1, 0, 0, $2, $3, CASE WHEN $4 THEN now() END)""",
+            earlier, min(a, b), max(a, b), invited,
+        )  # fmt: skip
+    await clean_db.execute(
+        "INSERT INTO reports (event_id, user_id, partner_id, reason) VALUES ($1, $2, $3, 'rude')", earlier, dan, ann
+    )
+    event = await create_event(clean_db)
+    for user in (ann, bob, cat, dan):
+        await register(clean_db, event, user, confirmation_sent_at=datetime.now(UTC), confirmed_at=datetime.now(UTC))
+    async with PostgresLifecycleDatabase(clean_db).transaction() as store:
+        data = await store.planning_input(event)
+    assert data.blocked == [(min(ann, dan), max(ann, dan))]
+    assert data.met_before == [(min(ann, bob), max(ann, bob))]
+    assert {p.user_id for p in data.confirmed} == {ann, bob, cat, dan}
