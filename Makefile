@@ -24,6 +24,7 @@ run: venv services
 	$(PY) -m datemaker serve
 
 test: venv services
+	@scripts/ensure-tools.sh
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 

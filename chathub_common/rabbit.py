@@ -182,8 +182,11 @@ class Broker:
     async def queue_depth(self, queue_name: str) -> int:
         """Messages ready in ``queue_name`` (unacknowledged ones are not counted by the broker)."""
         assert self._publish_channel is not None, "connect() first"
-        queue = await self._publish_channel.declare_queue(queue_name, passive=True)
-        return queue.declaration_result.message_count or 0
+        # A passive declare at the protocol level: the robust channel's declare_queue would answer from its
+        # own records of the queue, not with a fresh count.
+        channel = await self._publish_channel.get_underlay_channel()
+        declared = await channel.queue_declare(queue_name, passive=True)
+        return declared.message_count or 0
 
     async def close(self) -> None:
         if self._connection is not None:

@@ -13,6 +13,7 @@ import asyncpg
 from chathub_common.delivery import Disposition
 from chathub_common.ops_http import OpsServer
 from chathub_common.rabbit import Broker, PublishError
+from contracts import topology
 from contracts.envelope import Incoming
 from datemaker.adapters import metrics
 from datemaker.adapters.meet import MeetOptions, create_meet
@@ -68,6 +69,7 @@ class Datemaker:
         self.relay: OutboxRelay | None = None
         self.scheduler: TimelineScheduler | None = None
         self.runner: EventRunner | None = None
+        self._depths: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -113,12 +115,14 @@ class Datemaker:
         lifecycle = PostgresLifecycleDatabase(self.pool)
         self.runner = EventRunner(
             lifecycle,
-            create_meet(
-                s.meet_api_endpoint,
-                s.meet_token_file,
-                s.meet_creds_file,
-                s.meet_creations_per_minute,
-                options=MeetOptions(backoff_initial_seconds=s.meet_retry_seconds),
+            metrics.MeteredMeet(
+                create_meet(
+                    s.meet_api_endpoint,
+                    s.meet_token_file,
+                    s.meet_creds_file,
+                    s.meet_creations_per_minute,
+                    options=MeetOptions(backoff_initial_seconds=s.meet_retry_seconds),
+                )
             ),
             self.clock,
             on_messages=self.relay.wake,
@@ -134,15 +138,30 @@ class Datemaker:
             EventLeases(s.postgres_dsn()),
             self.clock,
             reconcile_seconds=s.reconcile_seconds,
-            on_reconciled=metrics.events_by_state,
+            on_reconciled=metrics.reconciled,
         )
         self.scheduler.start()
+        self._depths = asyncio.create_task(self._refresh_queue_depths(), name="queue-depths")
+
+    async def _refresh_queue_depths(self, every: float = 5.0) -> None:
+        """Messages waiting in datemaker's queue and its dead-letter queue (collectors cannot ask the broker)."""
+        queues = [self.settings.command_queue, topology.dead_letter_queue(self.settings.command_queue)]
+        while True:
+            for queue in queues:
+                try:
+                    assert self.broker is not None
+                    metrics.QUEUE_DEPTH.labels(queue).set(await self.broker.queue_depth(queue))
+                except Exception as exc:  # the broker is away: keep the last figure
+                    logger.debug("queue depth of %s unknown: %r", queue, exc)
+            await asyncio.sleep(every)
 
     async def _broker_ready(self) -> bool:
         return self.broker is not None and self.broker.connected
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking commands and running events, let work in flight finish, then disconnect."""
+        if self._depths is not None:
+            self._depths.cancel()
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self.relay is not None:

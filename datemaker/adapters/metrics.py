@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Mapping
+from typing import TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from datemaker.domain.events import EventState
+from datemaker.service.ports import Attendance, Meet, MeetError, MeetSpace
+
+T = TypeVar("T")
 
 COMMANDS_PROCESSED = Counter(
     "chathub_commands_processed_total", "Commands answered by datemaker, by command and outcome", ["command", "outcome"]
@@ -45,7 +53,18 @@ STEP_LATENESS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
 )
 OUTBOX_QUEUED = Counter("chathub_outbox_messages_total", "Messages to the bot written to the outbox")
-MEET_FAILURES = Counter("chathub_meet_failures_total", "Meet API actions that failed after retries", ["action"])
+MEET_CALLS = Counter(
+    "chathub_meet_calls_total",
+    "Meet API actions (after the adapter's own retries), by method and outcome",
+    ["method", "outcome"],
+)
+ACTIVE_CONFERENCES = Gauge("chathub_active_conferences", "Dates whose people were invited and whose call is not ended")
+FUNNEL = Counter(
+    "chathub_funnel_participants_total",
+    "Participants of events that are over, by stage reached (registered, confirmed, seated, joined, matched) "
+    "and the event's outcome",
+    ["stage", "outcome"],
+)
 
 
 class PrometheusLifecycleMetrics:
@@ -60,13 +79,38 @@ class PrometheusLifecycleMetrics:
     def messages_queued(self, count: int) -> None:
         OUTBOX_QUEUED.inc(count)
 
-    def meet_failed(self, action: str) -> None:
-        MEET_FAILURES.labels(action).inc()
+    def funnel(self, outcome: str, stages: Mapping[str, int]) -> None:
+        for stage, count in stages.items():
+            FUNNEL.labels(stage, outcome).inc(count)
 
 
-def events_by_state(counts: dict) -> None:
-    """Set the events gauge from a reconcile's count (every state, so finished ones drop to zero)."""
-    from datemaker.domain.events import EventState
-
+def reconciled(events_by_state: Mapping[EventState, int], active_conferences: int) -> None:
+    """Gauges from a reconcile of every active event (every state is set, so finished ones drop to zero)."""
     for state in EventState:
-        EVENTS.labels(state.name).set(counts.get(state, 0))
+        EVENTS.labels(state.name).set(events_by_state.get(state, 0))
+    ACTIVE_CONFERENCES.set(active_conferences)
+
+
+class MeteredMeet:
+    """The Meet port, counting each action and its outcome."""
+
+    def __init__(self, meet: Meet) -> None:
+        self._meet = meet
+
+    async def _count(self, method: str, call: Awaitable[T]) -> T:
+        try:
+            result = await call
+        except MeetError:
+            MEET_CALLS.labels(method, "error").inc()
+            raise
+        MEET_CALLS.labels(method, "ok").inc()
+        return result
+
+    async def create_space(self) -> MeetSpace:
+        return await self._count("create_space", self._meet.create_space())
+
+    async def end_active_conference(self, space_name: str) -> None:
+        await self._count("end_active_conference", self._meet.end_active_conference(space_name))
+
+    async def attendance(self, space_name: str) -> list[Attendance]:
+        return await self._count("attendance", self._meet.attendance(space_name))

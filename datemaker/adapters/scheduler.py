@@ -35,7 +35,7 @@ class TimelineScheduler:
         clock: Clock,
         *,
         reconcile_seconds: float = 2.0,
-        on_reconciled: Callable[[dict[EventState, int]], None] = lambda counts: None,
+        on_reconciled: Callable[[dict[EventState, int], int], None] = lambda counts, conferences: None,
     ) -> None:
         self._runner = runner
         self._db = database
@@ -95,7 +95,12 @@ class TimelineScheduler:
                 self._prepare_spaces(event.id)
         for event_id in self._leases.held - active:
             await self._leases.release(event_id)
-        self._on_reconciled(counts)
+        try:
+            conferences = await self._db.active_conferences()
+        except Exception as exc:
+            logger.warning("cannot count active conferences: %r", exc)
+            return
+        self._on_reconciled(counts, conferences)
 
     def schedule(self, event_id: int, due_at: datetime) -> None:
         """Run the event's due steps at ``due_at`` (at once if past; after the run in progress, if any)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -40,7 +40,9 @@ class LifecycleMetrics(Protocol):
 
     def messages_queued(self, count: int) -> None: ...
 
-    def meet_failed(self, action: str) -> None: ...
+    def funnel(self, outcome: str, stages: Mapping[str, int]) -> None:
+        """An event is over: how many of its people reached each stage."""
+        ...
 
 
 class NoLifecycleMetrics:
@@ -50,7 +52,7 @@ class NoLifecycleMetrics:
     def messages_queued(self, count: int) -> None:
         pass
 
-    def meet_failed(self, action: str) -> None:
+    def funnel(self, outcome: str, stages: Mapping[str, int]) -> None:
         pass
 
 
@@ -129,6 +131,8 @@ class EventRunner:
                 if snapshot is None:
                     return StepReport(done, None)
                 event, progress = snapshot
+                if progress.state == EventState.SKIPPED and done and done[-1].kind == StepKind.PLAN:
+                    self._metrics.funnel("skipped", await self._db.funnel(event_id))
                 if self._closing[event_id] or closing:  # calls about to be ended are not left open
                     progress = replace(progress, open_calls=0)
                 step = self.next_step(event, progress, now)
@@ -282,7 +286,6 @@ class EventRunner:
                 try:
                     space = await self._meet.create_space()
                 except MeetError as exc:
-                    self._metrics.meet_failed("create_space")
                     logger.warning("event %d: no Meet space for date %d yet: %s", event_id, item.date_id, exc)
                     return made
                 if await self._db.save_space(item.date_id, space):
@@ -301,7 +304,6 @@ class EventRunner:
                 try:
                     await self._meet.end_active_conference(call.space_name)
                 except MeetError as exc:
-                    self._metrics.meet_failed("end_active_conference")
                     logger.warning("event %d: call in %s not ended yet: %s", event_id, call.space_name, exc)
                     return None
                 return call.date_id
@@ -337,13 +339,13 @@ class EventRunner:
             for space in spaces:
                 attendance[space.date_id] = await self._meet.attendance(space.space_name)
         except MeetError as exc:
-            self._metrics.meet_failed("attendance")
             finished = progress.finished_at or now
             if now - finished < RESULTS_GIVE_UP:
                 logger.warning("event %d: attendance not read yet: %s", event.id, exc)
                 return
             logger.error("event %d: giving up on attendance after a day: %s", event.id, exc)
         await self._db.save_attendance(event.id, attendance, now)
+        self._metrics.funnel("finished", await self._db.funnel(event.id))
 
 
 async def cancel_event(database: LifecycleDatabase, event_id: int, now: datetime, reason: str | None = None) -> int:

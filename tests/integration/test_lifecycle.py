@@ -41,6 +41,11 @@ async def state_of(pool, event_id):
 
 
 async def test_whole_event_from_insert_to_finished(bot, clean_db, meet):
+    from datemaker.adapters.metrics import FUNNEL
+
+    funnel_before = {
+        stage: FUNNEL.labels(stage, "finished")._value.get() for stage in ("registered", "seated", "joined")
+    }
     women = [await create_participant(clean_db, name=f"Woman{i}", gender="F") for i in range(3)]
     men = [await create_participant(clean_db, name=f"Man{i}", gender="M") for i in range(4)]
     silent = men[-1]  # never confirms
@@ -116,6 +121,10 @@ async def test_whole_event_from_insert_to_finished(bot, clean_db, meet):
         "SELECT count(*) FROM date_attendance a JOIN event_dates d ON d.id = a.date_id WHERE d.event_id = $1", event
     ) == 2 * len(dates)
     assert meet.stats()["conferences_ended"] >= len(dates)
+
+    # The funnel counts this event's people once it is over (no user ids anywhere).
+    funnel = {stage: FUNNEL.labels(stage, "finished")._value.get() - funnel_before[stage] for stage in funnel_before}
+    assert funnel == {"registered": 7, "seated": 6, "joined": 6}
 
 
 async def test_too_few_confirmed_is_skipped_and_everyone_is_told(bot, clean_db):

@@ -361,3 +361,26 @@ class PostgresLifecycleDatabase:
                 rows,
             )
             await conn.execute("UPDATE dating_events SET results_collected_at = $2 WHERE id = $1", event_id, now)
+
+    async def funnel(self, event_id: int) -> dict[str, int]:
+        row = await self.pool.fetchrow(
+            """SELECT count(*) AS registered,
+                       count(*) FILTER (WHERE r.confirmed_at IS NOT NULL) AS confirmed,
+                       count(*) FILTER (WHERE r.group_no IS NOT NULL AND r.cancelled_at IS NULL) AS seated,
+                       (SELECT count(DISTINCT person) FROM (
+                            SELECT unnest(ARRAY[d.user_a, d.user_b]) AS person FROM event_dates d
+                            WHERE d.event_id = $1
+                              AND (SELECT count(DISTINCT a.display_name) FROM date_attendance a
+                                   WHERE a.date_id = d.id) >= 2) t
+                       ) AS joined,
+                       (SELECT count(DISTINCT user_id) FROM matches WHERE event_id = $1) AS matched
+                FROM registrations r WHERE r.event_id = $1""",
+            event_id,
+        )
+        return {stage: int(row[stage]) for stage in ("registered", "confirmed", "seated", "joined", "matched")}
+
+    async def active_conferences(self) -> int:
+        return await self.pool.fetchval(
+            """SELECT count(*) FROM event_dates d JOIN dating_events e ON e.id = d.event_id
+               WHERE e.state_id = 3 AND d.invited_at IS NOT NULL AND d.ended_at IS NULL"""
+        )
