@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chathub_common.rabbit import amqp_url
 from contracts import topology
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ class BotSettings(BaseSettings):
     rabbitmq_host: str = "127.0.0.1"
     rabbitmq_port: int = 5672
     rabbitmq_virtual_host: str = "/"
+    rabbitmq_ssl: bool = False
     rabbitmq_exchange: str = topology.DEFAULT_EXCHANGE
     tg_bot_rabbitmq_username: str = "guest"
     tg_bot_rabbitmq_password: SecretStr = SecretStr("guest")
@@ -71,7 +72,11 @@ class BotSettings(BaseSettings):
         return token
 
     def rabbitmq_url(self) -> str:
-        user = quote(self.tg_bot_rabbitmq_username, safe="")
-        password = quote(self.tg_bot_rabbitmq_password.get_secret_value(), safe="")
-        vhost = quote(self.rabbitmq_virtual_host, safe="")
-        return f"amqp://{user}:{password}@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
+        return amqp_url(
+            self.rabbitmq_host,
+            self.rabbitmq_port,
+            self.rabbitmq_virtual_host,
+            self.tg_bot_rabbitmq_username,
+            self.tg_bot_rabbitmq_password.get_secret_value(),
+            tls=self.rabbitmq_ssl,
+        )

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import aio_pika
 import aiormq
@@ -33,6 +34,12 @@ from contracts import topology
 from contracts.envelope import CONTENT_TYPE, Incoming
 
 logger = logging.getLogger(__name__)
+
+
+def amqp_url(host: str, port: int, virtual_host: str, username: str, password: str, *, tls: bool = False) -> str:
+    """The broker's URL; ``tls`` selects ``amqps://`` (Amazon MQ, for one, accepts nothing else)."""
+    credentials = f"{quote(username, safe='')}:{quote(password, safe='')}"
+    return f"{'amqps' if tls else 'amqp'}://{credentials}@{host}:{port}/{quote(virtual_host, safe='')}"
 
 
 class PublishError(Exception):

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chathub_common.rabbit import amqp_url
 from contracts import topology
 
 
@@ -32,6 +33,7 @@ class Settings(BaseSettings):
     rabbitmq_host: str = "127.0.0.1"
     rabbitmq_port: int = 5672
     rabbitmq_virtual_host: str = "/"
+    rabbitmq_ssl: bool = False
     datemaker_rabbitmq_username: str = "guest"
     datemaker_rabbitmq_password: str = "guest"
     rabbitmq_exchange: str = topology.DEFAULT_EXCHANGE
@@ -50,6 +52,7 @@ class Settings(BaseSettings):
     meet_retry_seconds: float = Field(2.0, gt=0, description="first wait before retrying a refused Meet call")
     results_delay_seconds: float = Field(60.0, ge=0, description="wait after an event before reading attendance")
     link_lead_seconds: float = Field(30.0, ge=0, description="how long before its round a meeting link goes out")
+    retention_days: int = Field(90, ge=1, description="finished events' personal data is deleted after this many days")
 
     @property
     def command_queue(self) -> str:
@@ -66,7 +69,11 @@ class Settings(BaseSettings):
         return f"postgresql://{auth}@{self.postgres_host}:{self.postgres_port}/{database or self.postgres_db}"
 
     def rabbitmq_url(self) -> str:
-        user = quote(self.datemaker_rabbitmq_username, safe="")
-        password = quote(self.datemaker_rabbitmq_password, safe="")
-        vhost = quote(self.rabbitmq_virtual_host, safe="")
-        return f"amqp://{user}:{password}@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
+        return amqp_url(
+            self.rabbitmq_host,
+            self.rabbitmq_port,
+            self.rabbitmq_virtual_host,
+            self.datemaker_rabbitmq_username,
+            self.datemaker_rabbitmq_password,
+            tls=self.rabbitmq_ssl,
+        )

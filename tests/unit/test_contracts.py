@@ -133,3 +133,10 @@ def test_topology_names_and_dead_lettering():
     assert args["x-dead-letter-exchange"] == "chathub_direct_main"
     assert args["x-dead-letter-routing-key"] == "datemaker_dev.dead"
     assert args["x-delivery-limit"] == topology.DELIVERY_LIMIT
+
+
+def test_broker_url_quotes_credentials_and_can_use_tls():
+    from chathub_common.rabbit import amqp_url
+
+    assert amqp_url("mq", 5672, "/", "guest", "guest") == "amqp://guest:guest@mq:5672/%2F"
+    assert amqp_url("mq", 5671, "chathub", "dm", "p@ss:/", tls=True) == "amqps://dm:p%40ss%3A%2F@mq:5671/chathub"
