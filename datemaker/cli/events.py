@@ -335,14 +335,16 @@ def _describe_plan(report: EventReport) -> Iterator[str]:
         by_slot.setdefault((date.group_no, date.round_no), []).append(date)
     for group in report.groups:
         yield f"  Group {group.group_no + 1} ({len(group.members)} people, {group.rounds} rounds)"
+        rows: list[list[str]] = []
         for n in range(group.rounds):
             dates = by_slot.get((group.group_no, n), [])
-            rows = [[f"round {n + 1}" if i == 0 else "", *_date_cells(report, d)] for i, d in enumerate(dates)]
+            slot = [[f"round {n + 1}" if i == 0 else "", *_date_cells(report, d)] for i, d in enumerate(dates)]
             in_dates = {u for d in dates for u in d.people}
             out = [u for u in group.members if u not in in_dates]
             if out:
-                rows.append(["" if rows else f"round {n + 1}", "sits out: " + ", ".join(_who(report, u) for u in out)])
-            yield from ("    " + line for line in _table(["", "", ""], rows, header=False).splitlines())
+                slot.append(["" if slot else f"round {n + 1}", "sits out: " + ", ".join(_who(report, u) for u in out)])
+            rows += slot
+        yield from ("    " + line for line in _table(["", "", ""], rows, header=False).splitlines())
     if report.unseated:
         unseated = ", ".join(f"{_who(report, u)}: {why.replace('_', ' ')}" for u, why in report.unseated.items())
         yield f"  not seated: {unseated}"

@@ -99,15 +99,15 @@ def zone(name: str) -> ZoneInfo:
 
 
 def localize(naive: datetime, timezone: str) -> datetime:
-    """A wall-clock time in ``timezone`` as an aware time; refused when the clocks skip it (a DST gap).
+    """A wall-clock time in ``timezone`` as an aware time in UTC; refused when the clocks skip it (a DST gap).
 
     An ambiguous time (the clocks go back) means its first occurrence.
     """
     tz = zone(timezone)
-    aware = naive.replace(tzinfo=tz, fold=0)
-    if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+    moment = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if moment.astimezone(tz).replace(tzinfo=None) != naive:
         raise InvalidEventSettings(f"{naive:%Y-%m-%d %H:%M} does not exist in {timezone} (the clocks skip it)")
-    return aware
+    return moment
 
 
 def parse_start(text: str, timezone: str = DEFAULT_TIMEZONE) -> datetime:
