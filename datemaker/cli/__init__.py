@@ -4,5 +4,5 @@ A module's ``register`` adds its parser and sets ``run=<function(args, settings)
 heavy imports stay inside the run function so that ``--help`` is instant.
 """
 
-SUBCOMMANDS = ("serve", "migrate", "meet_login", "plan", "events", "retention")
+SUBCOMMANDS = ("serve", "migrate", "meet_login", "plan", "events", "retention", "demo")
 """Module names under ``datemaker.cli``, in the order ``--help`` lists them."""

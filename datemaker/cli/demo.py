@@ -1,0 +1,79 @@
+"""``demo``: run a whole speed-dating event for real (the emulators, datemaker, the bot, simulated people)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from datemaker.config import Settings
+
+if TYPE_CHECKING:
+    from datemaker.demo.options import DemoOptions
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="run a whole speed-dating event with simulated participants, then check it",
+        description=(
+            "Recreates a demo database, starts the Meet and Bot API emulators, datemaker and the bot as processes, "
+            "drives simulated participants through the bot, shows a live timeline, then a summary and the checks of "
+            "a real event. Exits 0 only when every check holds; 3 when PostgreSQL or RabbitMQ is not reachable."
+        ),
+    )
+    parser.add_argument("--fast", action="store_true", help="a small, quick event (8 people, 3 short rounds)")
+    parser.add_argument("--participants", type=int, metavar="N", help="how many people (default 40)")
+    parser.add_argument("--women", type=int, metavar="K", help="how many of them are women (default 17)")
+    parser.add_argument("--silent", type=int, metavar="N", help="people who never confirm (default 3)")
+    parser.add_argument("--rounds", type=int, metavar="N", help="the event's max_rounds (default 4)")
+    parser.add_argument("--round-seconds", type=int, metavar="S", help="length of a round (default 8)")
+    parser.add_argument("--break-seconds", type=int, metavar="S", help="length of a break (default 6)")
+    parser.add_argument(
+        "--registration-seconds", type=int, metavar="S", help="from the event's creation to the confirmation deadline"
+    )
+    parser.add_argument("--seed", type=int, help="seed of the people's names and choices")
+    parser.add_argument("--env", metavar="NAME", help="CHATHUB_ENV of the demo: its queue names (default demo)")
+    parser.add_argument("--database", metavar="NAME", help="the demo's database, recreated (default chathub_demo)")
+    parser.add_argument("--log-dir", metavar="DIR", help="where the processes' logs go (default: a new temp dir)")
+    parser.add_argument("--cleanup", action="store_true", help="drop the database and delete the queues at the end")
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="after the summary, keep the services up (for /metrics) until Ctrl-C",
+    )
+    parser.set_defaults(run=run)
+
+
+def options_from(args: argparse.Namespace) -> DemoOptions:
+    """The options of a run: the default (or --fast) profile, with what the command line changes. A different
+    number of participants keeps the default profile's proportions of women and of people who never confirm."""
+    from datemaker.demo.options import DemoOptions
+
+    base = DemoOptions.fast() if args.fast else DemoOptions.default()
+    women, silent = args.women, args.silent
+    if args.participants is not None:
+        if women is None:
+            women = max(1, round(args.participants * base.women / base.participants))
+        if silent is None:
+            silent = round(args.participants * base.silent / base.participants)
+    return base.with_overrides(
+        participants=args.participants,
+        women=women,
+        silent=silent,
+        rounds=args.rounds,
+        round_seconds=args.round_seconds,
+        break_seconds=args.break_seconds,
+        registration_seconds=args.registration_seconds,
+        seed=args.seed,
+        env=args.env,
+        database=args.database,
+        log_dir=args.log_dir,
+        cleanup=args.cleanup or None,
+        keep_running=args.keep_running or None,
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from datemaker.demo.runner import main
+
+    return main(options_from(args), settings)
