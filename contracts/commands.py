@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 from contracts.envelope import INT64_MAX
 
@@ -24,10 +34,21 @@ Verdict = Literal["like", "dislike", "report"]
 RegistrationStatus = Literal["registered", "waitlisted", "confirmed", "declined", "cancelled"]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 def text(min_length: int, max_length: int) -> Any:
-    """A trimmed string type of bounded length."""
+    """A trimmed string type of bounded length, without control characters (line breaks and tabs allowed)."""
     return Annotated[
-        str, StringConstraints(strict=True, strip_whitespace=True, min_length=min_length, max_length=max_length)
+        str,
+        StringConstraints(strict=True, strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(_printable_text),
     ]
 
 

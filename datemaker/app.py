@@ -99,6 +99,10 @@ class Datemaker:
             self._in_flight += 1
             self._idle.clear()
             try:
+                if self.scheduler is not None:  # an event's step first: links are due, commands can wait a moment
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(2.0):
+                            await self.scheduler.idle.wait()
                 return await intake(incoming)
             finally:
                 self._in_flight -= 1

@@ -49,6 +49,10 @@ class TimelineScheduler:
         self._preparers: dict[int, asyncio.Task[None]] = {}
         self._running: dict[int, asyncio.Task[object]] = {}
         self._rerun: set[int] = set()
+        self.idle = asyncio.Event()
+        """Set while no event's steps are being carried out: other work may wait for it, so that the
+        timeline is never delayed by a backlog of commands."""
+        self.idle.set()
 
     def start(self) -> None:
         self._scheduler.add_job(
@@ -119,10 +123,13 @@ class TimelineScheduler:
         if not await self._leases.try_acquire(event_id):
             return
         self._running[event_id] = asyncio.current_task()  # type: ignore[assignment]
+        self.idle.clear()
         try:
             report = await self._runner.run_due(event_id)
         finally:
             del self._running[event_id]
+            if not self._running:
+                self.idle.set()
         if event_id in self._rerun:
             self._rerun.discard(event_id)
             self.schedule(event_id, datetime.now(UTC))

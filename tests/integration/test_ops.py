@@ -4,14 +4,13 @@ the truth when the database or the broker goes away."""
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import urllib.request
 
 import pytest
 
 from tests.conftest import wait_for
-from tests.support.processes import ServiceProcess, isolated_settings, service_env
+from tests.support.processes import ServiceProcess, free_port, isolated_settings, service_env
 from tests.support.proxy import Proxy
 
 
@@ -27,12 +26,6 @@ def get(url: str) -> tuple[int, str]:
 
 async def fetch(url: str) -> tuple[int, str]:
     return await asyncio.to_thread(get, url)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -29,6 +30,13 @@ def isolated_settings(settings: Any, *, own_database: bool = False, **overrides:
         raise TypeError(f"not settings: {sorted(unknown)}")
     update.update(overrides)
     return settings.model_copy(update=update)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def service_env(settings: Any, **extra: str) -> dict[str, str]:

@@ -75,6 +75,8 @@ def test_profile_fields_are_trimmed_and_typed():
         ({**PROFILE, "birthday": 19940301}, "upsert_profile", ErrorCode.BAD_REQUEST, "birthday"),
         ({**PROFILE, "name": "   "}, "upsert_profile", ErrorCode.BAD_REQUEST, "name"),
         ({**PROFILE, "name": "x" * 65}, "upsert_profile", ErrorCode.BAD_REQUEST, "name"),
+        ({**PROFILE, "name": "An\x00na"}, "upsert_profile", ErrorCode.BAD_REQUEST, "control characters"),
+        ({**PROFILE, "bio": "bell\x07"}, "upsert_profile", ErrorCode.BAD_REQUEST, "control characters"),
         ({**PROFILE, "username": "a b; drop"}, "upsert_profile", ErrorCode.BAD_REQUEST, "username"),
         ({"event_id": 1, "partner_id": 2, "verdict": "love"}, "rate_partner", ErrorCode.BAD_REQUEST, "verdict"),
         (b"register_event", "cancel_registration", ErrorCode.BAD_REQUEST, "type property"),
