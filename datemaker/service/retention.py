@@ -152,9 +152,10 @@ async def purge_expired(
                 continue
             saved = await store.save_stats(event.event_id, now)
             purged = await store.purge_event(event.event_id, now)
-        done = PurgedEvent(event, saved, purged)
-        report.events.append(done)
-        on_event(done)
+        if saved or purged.total:  # else another job did it meanwhile
+            done = PurgedEvent(event, saved, purged)
+            report.events.append(done)
+            on_event(done)
     async with database.transaction(rollback=dry_run) as store:
         report.processed_messages = await store.purge_processed_messages(cutoff)
         report.stray_messages = await store.purge_stray_messages(cutoff)

@@ -7,48 +7,19 @@ import asyncio
 import csv
 import io
 import itertools
-import os
 import re
-import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.conftest import wait_for
+from tests.support.cli import Run, events_cli
 from tests.support.factories import create_event, create_participant, register
 from tests.support.journey import notifications
 from tests.support.past_events import event_that_ran
 
-ROOT = Path(__file__).resolve().parents[2]
 MOSCOW = ZoneInfo("Europe/Moscow")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-async def events_cli(*args: str, stdin: str | None = None, **env: str) -> Run:
-    """``python -m datemaker events ARGS`` with the test run's environment (plus ``env``)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "datemaker",
-        "events",
-        *args,
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(stdin.encode() if stdin is not None else b""), 60)
-    return Run(process.returncode, out.decode(), err.decode())
 
 
 def local(days: int, at: str = "19:00") -> str:
