@@ -47,10 +47,18 @@ CSV_COLUMNS = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """Reports a usage error in one line."""
+    """An action's parser: reports a usage error, unknown arguments included, in one line."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 def _duration(text: str) -> int:
@@ -127,7 +135,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     create.set_defaults(handler=_create)
 
     listing = actions.add_parser("list", help="upcoming and recent events as a table")
-    listing.add_argument("--all", action="store_true", help="every event, however old")
+    listing.add_argument(
+        "--all",
+        action="store_true",
+        help="every event, however old (default: not over, or started in the last 14 days)",
+    )
     listing.add_argument("--limit", type=_count, default=50, metavar="N", help="at most N events (default 50)")
     listing.set_defaults(handler=_list)
 
@@ -308,7 +320,8 @@ def _describe(report: EventReport) -> Iterator[str]:
         span = f"{_when(event.start, tz)}–{_when(round_ends_at(event, rounds - 1), tz)[-5:]}"
         every = _span(event.round_seconds + event.break_seconds)
         steps.append([f"rounds 1–{rounds}", span, f"if planned (up to {rounds}, one every {every})"])
-    steps.append(["finish", _when(ratings_close_at(event, rounds), tz), _done("finished", done.finished_at)])
+    finished = done.finished_at if event.state.name == "FINISHED" else None
+    steps.append(["finish", _when(ratings_close_at(event, rounds), tz), _done("finished", finished)])
     yield from ("  " + line for line in _table(["STEP", "AT", "DONE"], steps, header=False).splitlines())
     if done.finished_at and event.state.name in ("SKIPPED", "CANCELLED"):
         yield f"  {event.state.name.lower()} at {_when(done.finished_at, tz)}"

@@ -123,6 +123,7 @@ BAD_INPUT = {
     "no start": (["create"], ["--start"]),
     "unknown event to show": (["show", "987654"], ["there is no event 987654"]),
     "not an event id": (["show", "abc"], ["not an event id"]),
+    "an unknown option": (["show", "1", "--verbose"], ["unrecognized arguments: --verbose"]),
     "unknown event to cancel": (["cancel", "987654", "--yes"], ["there is no event 987654"]),
     "unknown event to export": (["export", "987654"], ["there is no event 987654"]),
     "cancel a finished event": (["cancel", "FINISHED", "--yes"], ["is FINISHED already"]),
