@@ -21,6 +21,7 @@ from datemaker.adapters.outbox_relay import OutboxRelay
 from datemaker.adapters.postgres.leases import EventLeases
 from datemaker.adapters.postgres.lifecycle import PostgresLifecycleDatabase
 from datemaker.adapters.postgres.migrate import ensure_database, migrate
+from datemaker.adapters.postgres.retention import PostgresRetentionDatabase
 from datemaker.adapters.postgres.store import TRANSIENT_ERRORS, PostgresDatabase, create_pool
 from datemaker.adapters.scheduler import TimelineScheduler
 from datemaker.config import Settings
@@ -29,6 +30,7 @@ from datemaker.service.dispatch import CommandProcessor
 from datemaker.service.intake import CommandIntake
 from datemaker.service.lifecycle import EventRunner
 from datemaker.service.ports import Clock
+from datemaker.service.retention import purge_expired
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +145,7 @@ class Datemaker:
             self.clock,
             reconcile_seconds=s.reconcile_seconds,
             on_reconciled=metrics.reconciled,
+            daily=lambda: purge_expired(PostgresRetentionDatabase(self.pool), self.clock(), s.retention_days),
         )
         self.scheduler.start()
         self._depths = asyncio.create_task(self._refresh_queue_depths(), name="queue-depths")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -36,12 +36,14 @@ class TimelineScheduler:
         *,
         reconcile_seconds: float = 2.0,
         on_reconciled: Callable[[dict[EventState, int], int], None] = lambda counts, conferences: None,
+        daily: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._runner = runner
         self._db = database
         self._leases = leases
         self._clock = clock
         self._reconcile_seconds = reconcile_seconds
+        self._daily = daily
         self._on_reconciled = on_reconciled
         self._scheduler = AsyncIOScheduler(
             timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
@@ -61,6 +63,13 @@ class TimelineScheduler:
             id="reconcile",
             next_run_time=datetime.now(UTC),
         )
+        if self._daily is not None:  # housekeeping (data retention): a minute after start, then daily
+            self._scheduler.add_job(
+                self._daily,
+                IntervalTrigger(days=1, timezone=UTC),
+                id="daily",
+                next_run_time=datetime.now(UTC) + timedelta(minutes=1),
+            )
         self._scheduler.start()
 
     async def stop(self, grace: float = 5.0) -> None:
