@@ -19,7 +19,8 @@ from datemaker.config import Settings
 if TYPE_CHECKING:
     import asyncpg
 
-    from datemaker.adapters.postgres.organizer import DateLine, EventReport, OrganizerQueries
+    from datemaker.adapters.postgres.organizer import DateLine, EventReport, OrganizerQueries, RegistrantLine
+    from datemaker.domain.event_settings import EventSettings
     from datemaker.domain.events import Event
 
 EXIT_BAD_INPUT = 2
@@ -236,7 +237,9 @@ def _prepare(args: argparse.Namespace) -> Any:
 # --- create ----------------------------------------------------------------------------------------
 
 
-async def _create(args: argparse.Namespace, queries: OrganizerQueries, pool: asyncpg.Pool, events: list) -> int:
+async def _create(
+    args: argparse.Namespace, queries: OrganizerQueries, pool: asyncpg.Pool, events: list[EventSettings]
+) -> int:
     with _progress(len(events), "creating events") as advance:
         ids = await queries.create_events(events, lambda _: advance())
     if len(ids) > 1:
@@ -462,12 +465,14 @@ async def _export(args: argparse.Namespace, queries: OrganizerQueries, pool: asy
     return 0
 
 
-def _save_csv(path: str, event: Event, registrants: list, dates: list[DateLine]) -> None:
+def _save_csv(path: str, event: Event, registrants: list[RegistrantLine], dates: list[DateLine]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as out:
         _write_csv(out, event, registrants, dates, show_progress=True)
 
 
-def _write_csv(out: TextIO, event: Event, registrants: list, dates: list[DateLine], *, show_progress: bool) -> None:
+def _write_csv(
+    out: TextIO, event: Event, registrants: list[RegistrantLine], dates: list[DateLine], *, show_progress: bool
+) -> None:
     import csv
 
     from datemaker.domain.attendance import joined_call
