@@ -7,19 +7,49 @@ import asyncio
 import os
 import re
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from datemaker.adapters.postgres.retention import PostgresRetentionDatabase
 from datemaker.service.retention import purge_expired
 from tests.support.cli import events_cli
-from tests.support.factories import create_event, create_participant, register
+from tests.support.factories import create_event, create_participant, register, reset_database
 from tests.support.past_events import EXPECTED_STATS, PastEvent, event_that_ran
+from tests.support.processes import isolated_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DAYS = 90
+
+
+@pytest.fixture(scope="module")
+async def own_database(settings) -> AsyncIterator[tuple[asyncpg.Pool, dict[str, str]]]:
+    """A database of these tests' own, where no datemaker runs (its runner would collect the results of
+    the unfinished events, and its daily retention job purge the old ones); a pool, and the environment
+    pointing at it."""
+    from datemaker.adapters.postgres.store import create_pool
+    from datemaker.app import prepare_database
+
+    own = isolated_settings(settings, own_database=True)
+    await prepare_database(own)
+    pool = await create_pool(own.postgres_dsn(), size=4)
+    yield pool, {"POSTGRES_DB": own.postgres_db}
+    await pool.close()
+    conn = await asyncpg.connect(own.postgres_dsn("postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{own.postgres_db}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db(own_database) -> asyncpg.Pool:
+    pool, _ = own_database
+    await reset_database(pool)
+    return pool
 
 
 async def personal_data(pool: asyncpg.Pool, event_id: int) -> dict[str, int]:
@@ -91,17 +121,17 @@ def event_id(item: PastEvent | int) -> int:
     return item.event_id if isinstance(item, PastEvent) else item
 
 
-async def test_old_finished_events_lose_personal_data_and_keep_their_counts(clean_db):
-    events = await scene(clean_db)
+async def test_old_finished_events_lose_personal_data_and_keep_their_counts(db):
+    events = await scene(db)
     ids = {name: event_id(e) for name, e in events.items()}
-    before = {name: await personal_data(clean_db, i) for name, i in ids.items()}
-    kept_before = {name: await kept_rows(clean_db, i) for name, i in ids.items()}
-    database = PostgresRetentionDatabase(clean_db)
+    before = {name: await personal_data(db, i) for name, i in ids.items()}
+    kept_before = {name: await kept_rows(db, i) for name, i in ids.items()}
+    database = PostgresRetentionDatabase(db)
 
     rehearsal = await purge_expired(database, datetime.now(UTC), DAYS, dry_run=True)
-    assert {name: await personal_data(clean_db, i) for name, i in ids.items()} == before
-    assert await clean_db.fetchval("SELECT count(*) FROM event_stats") == 0
-    assert await clean_db.fetchval("SELECT count(*) FROM processed_messages") == 3
+    assert {name: await personal_data(db, i) for name, i in ids.items()} == before
+    assert await db.fetchval("SELECT count(*) FROM event_stats") == 0
+    assert await db.fetchval("SELECT count(*) FROM processed_messages") == 3
 
     seen: list[int] = []
     report = await purge_expired(database, datetime.now(UTC), DAYS, on_event=lambda e: seen.append(e.event.event_id))
@@ -117,23 +147,23 @@ async def test_old_finished_events_lose_personal_data_and_keep_their_counts(clea
     assert (rehearsal.processed_messages, rehearsal.total, rehearsal.dry_run) == (2, report.total, True)
 
     for name in ("old", "cancelled"):
-        assert await personal_data(clean_db, ids[name]) == {"attendance": 0, "reasons": 0, "messages": 0}
-        assert await kept_rows(clean_db, ids[name]) == kept_before[name]
+        assert await personal_data(db, ids[name]) == {"attendance": 0, "reasons": 0, "messages": 0}
+        assert await kept_rows(db, ids[name]) == kept_before[name]
     for name in ("recent", "uncollected", "running"):
-        assert await personal_data(clean_db, ids[name]) == before[name], name
-        assert await stats(clean_db, ids[name]) is None
-    remaining = await clean_db.fetch("SELECT message_id FROM processed_messages")
+        assert await personal_data(db, ids[name]) == before[name], name
+        assert await stats(db, ids[name]) is None
+    remaining = await db.fetch("SELECT message_id FROM processed_messages")
     assert [r["message_id"] for r in remaining] == ["new-1"]
 
-    saved = await stats(clean_db, ids["old"])
+    saved = await stats(db, ids["old"])
     assert {k: saved[k] for k in EXPECTED_STATS} == EXPECTED_STATS
     assert saved["computed_at"] == saved["purged_at"]
-    cancelled = await stats(clean_db, ids["cancelled"])
+    cancelled = await stats(db, ids["cancelled"])
     assert (cancelled["registered"], cancelled["cancelled"], cancelled["dates_held"]) == (1, 1, 0)
 
     # A report arriving after the purge: its reason goes on the next run, the counts stay as computed.
     people = events["old"].people
-    await clean_db.execute(
+    await db.execute(
         "INSERT INTO reports (event_id, user_id, partner_id, reason) VALUES ($1, $2, $3, 'late words')",
         ids["old"],
         people["Cyril"],
@@ -143,23 +173,23 @@ async def test_old_finished_events_lose_personal_data_and_keep_their_counts(clea
     assert [(e.event.event_id, e.stats_saved, e.purged.report_reasons) for e in again.events] == [
         (ids["old"], False, 1)
     ]
-    after = await stats(clean_db, ids["old"])
+    after = await stats(db, ids["old"])
     assert after["computed_at"] == saved["computed_at"] and after["reports"] == 1
     assert after["purged_at"] > saved["purged_at"]
     assert (await purge_expired(database, datetime.now(UTC), DAYS)).events == []
 
 
-async def test_two_jobs_at_once_compute_each_event_once(clean_db):
-    old = await event_that_ran(clean_db, timedelta(days=DAYS + 1))
-    database = PostgresRetentionDatabase(clean_db)
+async def test_two_jobs_at_once_compute_each_event_once(db):
+    old = await event_that_ran(db, timedelta(days=DAYS + 1))
+    database = PostgresRetentionDatabase(db)
     reports = await asyncio.gather(*(purge_expired(database, datetime.now(UTC), DAYS) for _ in range(3)))
     saved = [e for r in reports for e in r.events if e.stats_saved]
     assert [e.event.event_id for e in saved] == [old.event_id]
     assert [e.purged.attendance for r in reports for e in r.events] == [5]  # the others found nothing left
-    assert await personal_data(clean_db, old.event_id) == {"attendance": 0, "reasons": 0, "messages": 0}
+    assert await personal_data(db, old.event_id) == {"attendance": 0, "reasons": 0, "messages": 0}
 
 
-async def run_retention(*args: str) -> tuple[int, str, str]:
+async def run_retention(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -167,7 +197,7 @@ async def run_retention(*args: str) -> tuple[int, str, str]:
         "retention",
         *args,
         cwd=ROOT,
-        env=dict(os.environ),
+        env={**os.environ, **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -175,14 +205,17 @@ async def run_retention(*args: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
-async def test_the_retention_command_tells_what_it_deleted(clean_db):
-    old = await event_that_ran(clean_db, timedelta(days=40))
-    recent = await event_that_ran(clean_db, timedelta(days=10))
-    await clean_db.execute(
+async def test_the_retention_command_tells_what_it_deleted(db, own_database):
+    _, env = own_database
+    old = await event_that_ran(db, timedelta(days=40))
+    recent = await event_that_ran(db, timedelta(days=10))
+    await db.execute(
         "INSERT INTO processed_messages (message_id, command, reply, processed_at) "
         "VALUES ('old', 'x', '{}', now() - interval '31 days')"
     )
-    dry, bad = await asyncio.gather(run_retention("--dry-run", "--days", "30"), run_retention("--days", "0"))
+    dry, bad = await asyncio.gather(
+        run_retention("--dry-run", "--days", "30", env=env), run_retention("--days", "0", env=env)
+    )
     assert bad[0] == 2 and "at least 1 day" in bad[2]
     code, out, err = dry
     assert code == 0, err
@@ -193,17 +226,19 @@ async def test_the_retention_command_tells_what_it_deleted(clean_db):
     assert out.splitlines()[-1] == (
         "1 event(s) past the 30-day retention period; 12 record(s) would be deleted (dry run: nothing was changed)"
     )
-    assert await stats(clean_db, old.event_id) is None
-    assert (await personal_data(clean_db, old.event_id))["attendance"] == 5
+    assert await stats(db, old.event_id) is None
+    assert (await personal_data(db, old.event_id))["attendance"] == 5
 
-    code, out, err = await run_retention("--days", "30")
+    code, out, err = await run_retention("--days", "30", env=env)
     assert code == 0, err
     assert re.search(rf"event {old.event_id} \(finished [\d-]+\): counts saved; deleted 5 call attendance", out)
     assert out.splitlines()[-1] == "1 event(s) past the 30-day retention period; 12 record(s) deleted"
-    assert (await stats(clean_db, old.event_id))["likes"] == 4
-    assert await personal_data(clean_db, recent.event_id) == {"attendance": 5, "reasons": 1, "messages": 5}
+    assert (await stats(db, old.event_id))["likes"] == 4
+    assert await personal_data(db, recent.event_id) == {"attendance": 5, "reasons": 1, "messages": 5}
 
-    (code, out, err), show = await asyncio.gather(run_retention("--days", "30"), events_cli("show", str(old.event_id)))
+    (code, out, err), show = await asyncio.gather(
+        run_retention("--days", "30", env=env), events_cli("show", str(old.event_id), **env)
+    )
     assert code == 0, err
     assert "no event finished before" in out
     assert show.code == 0, show.err
