@@ -161,11 +161,12 @@ def registration_window(options: DemoOptions) -> int:
 
 
 def event_timeline(options: DemoOptions, created: datetime) -> EventTimeline:
-    """The compressed timeline: confirmations open a third into the registration window (people who register
-    before are asked together, later ones at once), close at its end, then planning, rules and rounds."""
+    """The compressed timeline: confirmations open halfway through the registration window (people who
+    registered by then are asked together, later ones as they register), close at its end, then planning,
+    rules and rounds."""
     window = registration_window(options)
     start_in = window + PLANNING_GAP_SECONDS + options.rules_lead_seconds
-    opens_after = max(1, window // 3)
+    opens_after = max(1, window // 2)
     return EventTimeline(
         created=created,
         start=created + timedelta(seconds=start_in),

@@ -65,7 +65,10 @@ def render(console: Console, tally: Tally, figures: Figures, checks: Sequence[Ch
         ("participants", f"{tally.participants} ({tally.women} women, {tally.men} men)"),
         ("registered", str(tally.registered)),
         ("confirmed", f"{tally.confirmed} ({tally.never_confirmed} never answered)"),
-        ("seated", f"{tally.seated}" + (f" ({tally.not_seated} told they have no place)" if tally.not_seated else "")),
+        (
+            "seated",
+            f"{tally.seated}" + (f"; {tally.not_seated} others told they have no place" if tally.not_seated else ""),
+        ),
         ("groups / rounds", f"{record.groups if record else '–'} / {figures.rounds}"),
         (
             "dates held",

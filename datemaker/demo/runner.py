@@ -49,6 +49,8 @@ GRACE_AFTER_RESULTS = 20.0
 TELEGRAM_GLOBAL_RATE = 30
 TELEGRAM_CHAT_RATE = 1
 COMMAND_HISTOGRAM = "chathub_command_duration_seconds"
+RATE_WINDOW = 2.5
+"""Seconds over which the live view measures messages per second."""
 
 
 def main(options: DemoOptions, settings: Settings, console: Console | None = None) -> int:
@@ -394,7 +396,7 @@ class Demo:
                 telegram = await client.stats()
                 watch.accepted, watch.too_many = telegram["messages_accepted"], telegram["too_many_requests"]
                 sent.append((now, watch.accepted))
-                while len(sent) > 2 and sent[0][0] < now - 1.5:
+                while len(sent) > 2 and sent[0][0] < now - RATE_WINDOW:
                     sent.popleft()
                 if len(sent) >= 2:
                     watch.rate = (sent[-1][1] - sent[0][1]) / max(0.5, sent[-1][0] - sent[0][0])
@@ -441,8 +443,9 @@ class Demo:
                 )
             elif progress.state == "READY":
                 line(
-                    f"[bold]READY[/bold]: deadline passed; {progress.confirmed} confirmed → "
-                    f"{progress.rounds_planned} rounds planned, {sum(watch.dates_per_round.values())} dates"
+                    f"[bold]READY[/bold]: deadline passed; {progress.confirmed} confirmed → {progress.groups} "
+                    f"group(s), {progress.rounds_planned} rounds, {sum(watch.dates_per_round.values())} dates; "
+                    "Meet spaces being made"
                 )
             elif progress.state == "RUNNING":
                 line("[bold]RUNNING[/bold]")

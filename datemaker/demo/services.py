@@ -155,6 +155,7 @@ class EventProgress:
     registered: int
     confirmed: int
     asked: int
+    groups: int
 
 
 async def event_progress(conn: asyncpg.Connection, event_id: int) -> EventProgress:
@@ -167,7 +168,8 @@ async def event_progress(conn: asyncpg.Connection, event_id: int) -> EventProgre
                   (SELECT count(*) FROM registrations r WHERE r.event_id = e.id AND r.confirmed_at IS NOT NULL)
                       AS confirmed,
                   (SELECT count(*) FROM registrations r WHERE r.event_id = e.id AND r.confirmation_sent_at IS NOT NULL)
-                      AS asked
+                      AS asked,
+                  (SELECT count(*) FROM event_groups g WHERE g.event_id = e.id) AS groups
            FROM dating_events e JOIN event_states s ON s.id = e.state_id WHERE e.id = $1""",
         event_id,
     )
