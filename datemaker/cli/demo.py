@@ -35,6 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--env", metavar="NAME", help="CHATHUB_ENV of the demo: its queue names (default demo)")
     parser.add_argument("--database", metavar="NAME", help="the demo's database, recreated (default chathub_demo)")
     parser.add_argument("--log-dir", metavar="DIR", help="where the processes' logs go (default: a new temp dir)")
+    parser.add_argument("--report-json", metavar="FILE", help="also write the summary and the checks as JSON here")
     parser.add_argument("--cleanup", action="store_true", help="drop the database and delete the queues at the end")
     parser.add_argument(
         "--keep-running",
@@ -68,6 +69,7 @@ def options_from(args: argparse.Namespace) -> DemoOptions:
         env=args.env,
         database=args.database,
         log_dir=args.log_dir,
+        report_json=args.report_json,
         cleanup=args.cleanup or None,
         keep_running=args.keep_running or None,
     )

@@ -24,6 +24,8 @@ class DemoOptions:
     round_seconds: int = 8
     break_seconds: int = 6
     rules_lead_seconds: int = 4
+    planning_gap_seconds: int = 3
+    """From the confirmation deadline (planning, "you are in" messages, Meet spaces) to the rules."""
     registration_seconds: int | None = None
     """From the event's creation to the confirmation deadline; by default, enough for everyone to sign up."""
     think_seconds: tuple[float, float] = (0.4, 1.2)
@@ -40,6 +42,8 @@ class DemoOptions:
     keep_running: bool = False
     """After the summary, keep the services running (for /metrics) until Ctrl-C."""
     log_dir: str | None = None
+    report_json: str | None = None
+    """Also write the summary and the checks as JSON to this file."""
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -55,9 +59,10 @@ class DemoOptions:
             rounds=3,
             round_seconds=3,
             break_seconds=4,
-            rules_lead_seconds=3,
+            rules_lead_seconds=2,
+            planning_gap_seconds=2,
             think_seconds=(0.05, 0.25),
-            arrival_seconds=1.0,
+            arrival_seconds=0.5,
         )
 
     def with_overrides(self, **changes: object) -> DemoOptions:
@@ -81,6 +86,8 @@ class DemoOptions:
             found.append("--rounds must be at least 1")
         if self.round_seconds < 1:
             found.append("--round-seconds must be at least 1")
+        if self.planning_gap_seconds < 1:
+            found.append("the planning gap must be at least 1 s")
         if self.break_seconds < 2:
             found.append("--break-seconds must be at least 2 (people rate their partner in the break)")
         if self.rules_lead_seconds < 1:
@@ -141,8 +148,6 @@ class EventTimeline:
 
 MESSAGES_TO_CONFIRM = 13
 """Bot messages a person reads from /start to "you are confirmed"."""
-PLANNING_GAP_SECONDS = 3
-"""From the confirmation deadline (planning, "you are in" messages) to the rules."""
 
 
 def registration_window(options: DemoOptions) -> int:
@@ -157,16 +162,16 @@ def registration_window(options: DemoOptions) -> int:
     low, high = options.think_seconds
     per_person = MESSAGES_TO_CONFIRM * max(1.0, (low + high) / 2 + 0.35)
     everyone = options.participants * MESSAGES_TO_CONFIRM / 30
-    return math.ceil(1.25 * (options.arrival_seconds + max(per_person, everyone)) + 4 + options.participants * 0.1)
+    return math.ceil(1.2 * (options.arrival_seconds + max(per_person, everyone)) + 4 + options.participants * 0.1)
 
 
 def event_timeline(options: DemoOptions, created: datetime) -> EventTimeline:
-    """The compressed timeline: confirmations open halfway through the registration window (people who
-    registered by then are asked together, later ones as they register), close at its end, then planning,
-    rules and rounds."""
+    """The compressed timeline: confirmations open 60% into the registration window (people who registered
+    by then are asked together, later ones as they register), close at its end, then planning, rules and
+    rounds."""
     window = registration_window(options)
-    start_in = window + PLANNING_GAP_SECONDS + options.rules_lead_seconds
-    opens_after = max(1, window // 2)
+    start_in = window + options.planning_gap_seconds + options.rules_lead_seconds
+    opens_after = max(1, round(window * 0.6))
     return EventTimeline(
         created=created,
         start=created + timedelta(seconds=start_in),

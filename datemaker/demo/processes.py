@@ -40,6 +40,8 @@ class ChildProcess:
         self.out_path = log_dir / f"{name}.out"
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.stop_seconds: float | None = None
+        """How long the last :meth:`stop` took."""
 
     def start(self) -> ChildProcess:
         self.out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +100,7 @@ class ChildProcess:
         """SIGTERM to its process group, then SIGKILL after ``timeout``; its exit code."""
         if self.process is None:
             return None
+        began = time.monotonic()
         if self.process.poll() is None:
             self._signal(signal.SIGTERM)
             deadline = time.monotonic() + timeout
@@ -106,6 +109,7 @@ class ChildProcess:
         if self.process.poll() is None:
             logger.warning("%s did not stop in %.0f s; killing it", self.name, timeout)
             self.kill()
+        self.stop_seconds = time.monotonic() - began
         return self.process.returncode
 
     def kill(self) -> None:

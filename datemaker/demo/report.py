@@ -41,6 +41,7 @@ class Figures:
     metrics_url: str
     duration: float
     exit_codes: dict[str, int | None]
+    stop_seconds: dict[str, float | None]
     log_dir: str
     database: str
     kept: bool
@@ -50,6 +51,10 @@ def _seconds(value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _took(seconds: float | None) -> str:
+    return "" if seconds is None else f" ({seconds:.1f} s after SIGTERM)"
 
 
 def render(console: Console, tally: Tally, figures: Figures, checks: Sequence[CheckResult]) -> None:
@@ -67,7 +72,8 @@ def render(console: Console, tally: Tally, figures: Figures, checks: Sequence[Ch
         ("confirmed", f"{tally.confirmed} ({tally.never_confirmed} never answered)"),
         (
             "seated",
-            f"{tally.seated}" + (f"; {tally.not_seated} others told they have no place" if tally.not_seated else ""),
+            f"{tally.seated}"
+            + (f" (and {tally.not_seated} told there is no place for them)" if tally.not_seated else ""),
         ),
         ("groups / rounds", f"{record.groups if record else '–'} / {figures.rounds}"),
         (
@@ -103,7 +109,13 @@ def render(console: Console, tally: Tally, figures: Figures, checks: Sequence[Ch
             "(includes Telegram's 1 msg/s per chat)",
         ),
         ("metrics", f"{figures.metrics_url} (datemaker's METRICS_PORT, served while the demo ran)"),
-        ("processes", ", ".join(f"{name} exited {code}" for name, code in figures.exit_codes.items())),
+        (
+            "processes",
+            ", ".join(
+                f"{name} exited {code}" + _took(figures.stop_seconds.get(name))
+                for name, code in figures.exit_codes.items()
+            ),
+        ),
         ("logs", figures.log_dir),
         (
             "database",

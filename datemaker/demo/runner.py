@@ -5,6 +5,7 @@ the demo started is stopped before it returns."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -57,6 +58,8 @@ def main(options: DemoOptions, settings: Settings, console: Console | None = Non
     """Run the demo; its exit code. Every child is stopped when this returns or raises (Ctrl-C too)."""
     children = Children()
     logging.getLogger().setLevel(logging.WARNING)  # the demo speaks through its console; children log to files
+    for chatty in ("aiormq", "aio_pika"):  # a refused connection is explained, not logged
+        logging.getLogger(chatty).setLevel(logging.CRITICAL)
     if console is None and not sys.stdout.isatty():
         console = Console(highlight=False, width=max(120, shutil.get_terminal_size((120, 24)).columns))
     try:
@@ -120,7 +123,7 @@ class Demo:
         self.settings = settings.model_copy(update={"postgres_db": options.database, "chathub_env": options.env})
         self.children = children
         self.console = console or Console(highlight=False)
-        self.errors = Console(stderr=True, highlight=False)
+        self.errors = Console(stderr=True, highlight=False, soft_wrap=True)
         self.started = time.monotonic()
         self.view = LiveView(self.console, self.started)
         self.stack = Stack()
@@ -147,7 +150,7 @@ class Demo:
         )
         unreachable = await services.check_services(self.settings)
         if unreachable:
-            self.errors.print(services.explain(unreachable), markup=False)
+            print(services.explain(unreachable), file=sys.stderr)
             return EXIT_SERVICES
         self.view.line(
             f"PostgreSQL {self.settings.postgres_host}:{self.settings.postgres_port} and RabbitMQ "
@@ -282,12 +285,12 @@ class Demo:
                 self.log_dir,
             )
         )
+        self.view.line(f"started datemaker (pid {datemaker.pid}) and the bot (pid {bot.pid})")
         await asyncio.gather(
             self._wait_ready(datemaker, self.stack.datemaker_ops), self._wait_ready(bot, self.stack.bot_ops)
         )
         self.view.line(
-            f"datemaker (pid {datemaker.pid}) ready: metrics on {self.stack.datemaker_ops}/metrics; "
-            f"bot (pid {bot.pid}) ready: {self.stack.bot_ops}/metrics"
+            f"datemaker ready: metrics on {self.stack.datemaker_ops}/metrics; bot ready: {self.stack.bot_ops}/metrics"
         )
 
     async def _wait_ready(self, child: ChildProcess, ops: str) -> None:
@@ -438,8 +441,8 @@ class Demo:
                 line("[bold]NOT_STARTED[/bold]: registration open")
             elif progress.state == "REG_CONFIRM":
                 line(
-                    f"[bold]REG_CONFIRM[/bold]: confirmations open; {progress.asked} of {progress.registered} "
-                    "registered asked so far, later ones are asked as they register"
+                    f"[bold]REG_CONFIRM[/bold]: confirmations open: the {progress.registered} registered so far are "
+                    "asked to confirm, later ones as they register"
                 )
             elif progress.state == "READY":
                 line(
@@ -537,6 +540,7 @@ class Demo:
             metrics_url=f"{self.stack.datemaker_ops}/metrics",
             duration=time.monotonic() - self.started,
             exit_codes=exit_codes,
+            stop_seconds={c.name: c.stop_seconds for c in self.children.started},
             log_dir=str(self.log_dir),
             database=self.settings.postgres_db,
             kept=not self.options.cleanup,
@@ -546,4 +550,14 @@ class Demo:
         problems = [f"{p.name}: {problem}" for p in people for problem in p.problems]
         for problem in problems[:10]:
             self.console.print(f"  [yellow]![/yellow] {problem}", highlight=False)
-        return EXIT_OK if all(r.passed for r in results) else EXIT_CHECKS_FAILED
+        code = EXIT_OK if all(r.passed for r in results) else EXIT_CHECKS_FAILED
+        if self.options.report_json:
+            document = {
+                "exit_code": code,
+                "checks": [dataclasses.asdict(r) for r in results],
+                "tally": dataclasses.asdict(tally),
+                "figures": dataclasses.asdict(figures),
+                "problems": problems,
+            }
+            Path(self.options.report_json).write_text(json.dumps(document, indent=2, default=str))
+        return code

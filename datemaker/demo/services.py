@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,10 +69,19 @@ async def _check_rabbitmq(settings: Settings) -> ServiceProblem | None:
     return None
 
 
+def _refused(exc: BaseException) -> bool:
+    """A refused connection, also when wrapped (aiormq wraps the OSError in its own error's arguments)."""
+    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
+        return True
+    if "refused" in str(exc).lower() or f"[Errno {errno.ECONNREFUSED}]" in str(exc):
+        return True
+    return any(isinstance(arg, BaseException) and _refused(arg) for arg in exc.args)
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return f"no answer in {CONNECT_TIMEOUT:.0f} s"
-    if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
+    if _refused(exc):
         return "connection refused"
     return str(exc) or type(exc).__name__
 

@@ -131,7 +131,9 @@ def test_the_compressed_timeline():
     timeline = event_timeline(options, created)
     assert timeline.deadline == created + timedelta(seconds=20)
     assert created < timeline.confirmations_open < timeline.deadline
-    assert timeline.start == timeline.deadline + timedelta(seconds=3 + options.rules_lead_seconds)
+    assert timeline.start == timeline.deadline + timedelta(
+        seconds=options.planning_gap_seconds + options.rules_lead_seconds
+    )
     assert timeline.round_start(2) - timeline.round_start(1) == timedelta(seconds=8 + options.break_seconds)
     assert timeline.finish() == timeline.round_end(4) + timedelta(seconds=options.break_seconds)
     columns = timeline.columns()
