@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
-.PHONY: venv services run test lint bench clean
+.PHONY: venv services run test lint bench clean demo
 
 venv: $(STAMP)
 
@@ -33,6 +33,11 @@ lint: venv
 
 bench: venv services
 	$(PY) bench/commands.py
+
+# A whole speed-dating event on this machine: emulators, datemaker, the bot, 40 simulated people; ~2 minutes.
+# Needs PostgreSQL and RabbitMQ on localhost (it says how to start them). DEMO_ARGS=--help lists the options.
+demo: venv
+	$(PY) -m datemaker demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
