@@ -145,10 +145,15 @@ class Datemaker:
             self.clock,
             reconcile_seconds=s.reconcile_seconds,
             on_reconciled=metrics.reconciled,
-            daily=lambda: purge_expired(PostgresRetentionDatabase(self.pool), self.clock(), s.retention_days),
+            daily=self._purge_expired,
         )
         self.scheduler.start()
         self._depths = asyncio.create_task(self._refresh_queue_depths(), name="queue-depths")
+
+    async def _purge_expired(self) -> None:
+        """Data retention (daily): personal data of events over for RETENTION_DAYS is deleted."""
+        assert self.pool is not None
+        await purge_expired(PostgresRetentionDatabase(self.pool), self.clock(), self.settings.retention_days)
 
     async def _refresh_queue_depths(self, every: float = 5.0) -> None:
         """Messages waiting in datemaker's queue and its dead-letter queue (collectors cannot ask the broker)."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -36,7 +37,7 @@ class TimelineScheduler:
         *,
         reconcile_seconds: float = 2.0,
         on_reconciled: Callable[[dict[EventState, int], int], None] = lambda counts, conferences: None,
-        daily: Callable[[], Awaitable[object]] | None = None,
+        daily: Callable[[], Coroutine[Any, Any, object]] | None = None,
     ) -> None:
         self._runner = runner
         self._db = database
@@ -64,6 +65,7 @@ class TimelineScheduler:
             next_run_time=datetime.now(UTC),
         )
         if self._daily is not None:  # housekeeping (data retention): a minute after start, then daily
+            # (an `async def`: APScheduler awaits coroutine functions, and runs anything else in a thread)
             self._scheduler.add_job(
                 self._daily,
                 IntervalTrigger(days=1, timezone=UTC),

@@ -59,8 +59,13 @@ class EventSettings:
         return self.start - timedelta(seconds=self.confirm_deadline_seconds)
 
     def local(self, moment: datetime | None = None) -> datetime:
-        """``moment`` (the start by default) in the event's timezone."""
-        return (moment or self.start).astimezone(zone(self.timezone))
+        """``moment`` (the start by default) in the event's timezone (UTC if that name is unknown: a row
+        written by hand may hold anything)."""
+        try:
+            where = zone(self.timezone)
+        except InvalidEventSettings:
+            where = ZoneInfo("UTC")
+        return (moment or self.start).astimezone(where)
 
     def changed_columns(self) -> dict[str, int | str]:
         """Columns whose value differs from the table's default, by column name (besides start and timezone):

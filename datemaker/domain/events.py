@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import IntEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contracts.errors import ErrorCode
 from datemaker.domain.errors import DomainError
+from datemaker.domain.event_settings import EventSettings
 
 
 class EventState(IntEnum):
@@ -27,33 +27,14 @@ OPEN_FOR_REGISTRATION = frozenset({EventState.NOT_STARTED, EventState.REG_CONFIR
 UPCOMING = frozenset({EventState.NOT_STARTED, EventState.REG_CONFIRM, EventState.READY, EventState.RUNNING})
 
 
-@dataclass(frozen=True)
-class Event:
-    """A speed-dating event as the rules see it (a row of ``dating_events``)."""
+@dataclass(frozen=True, kw_only=True)
+class Event(EventSettings):
+    """A speed-dating event as the rules see it: its settings and where it is (a row of ``dating_events``)."""
 
     id: int
-    start: datetime
-    timezone: str
-    users_limit: int
     state: EventState
-    round_seconds: int = 300
-    break_seconds: int = 60
-    rules_lead_seconds: int = 300
-    confirm_open_seconds: int = 86400
-    confirm_deadline_seconds: int = 3600
     registered_count: int = 0
     waitlisted_count: int = 0
-    group_size: int = 20
-    max_rounds: int = 10
-    mode: str = "bipartite"
-
-    @property
-    def confirm_opens_at(self) -> datetime:
-        return self.start - timedelta(seconds=self.confirm_open_seconds)
-
-    @property
-    def confirm_deadline(self) -> datetime:
-        return self.start - timedelta(seconds=self.confirm_deadline_seconds)
 
     @property
     def spots_left(self) -> int:
@@ -63,16 +44,6 @@ class Event:
     def waitlist_limit(self) -> int:
         """How many may wait for a spot: as many as the event seats."""
         return self.users_limit
-
-    def zone(self) -> ZoneInfo:
-        try:
-            return ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            return ZoneInfo("UTC")
-
-    def local(self, moment: datetime) -> datetime:
-        """``moment`` in the event's timezone."""
-        return moment.astimezone(self.zone())
 
     def local_iso(self, moment: datetime) -> str:
         return self.local(moment).isoformat()

@@ -123,3 +123,10 @@ async def test_readiness_reports_the_database_and_the_broker_going_away_and_comi
         from tests.support.amqp import drop_topology
 
         await drop_topology(own)
+
+
+async def test_the_daily_retention_job_runs_in_the_service(datemaker):
+    """The scheduler awaits the job (a coroutine function), so the purge really happens."""
+    job = datemaker.scheduler._scheduler.get_job("daily")
+    assert job is not None and asyncio.iscoroutinefunction(job.func)
+    await job.func()  # runs the purge once against the run's database
