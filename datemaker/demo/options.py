@@ -59,7 +59,7 @@ class DemoOptions:
             rounds=3,
             round_seconds=3,
             break_seconds=4,
-            rules_lead_seconds=2,
+            rules_lead_seconds=3,
             planning_gap_seconds=2,
             think_seconds=(0.05, 0.25),
             arrival_seconds=0.5,

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from chathub_bot.emulator import EmulatorClient
+from chathub_bot.emulator import EmulatorClient, EmulatorError
 from datemaker.demo import texts
 from datemaker.demo.facts import Invite, PersonFacts, Rating
 from datemaker.demo.options import EventTimeline
@@ -91,7 +91,7 @@ class Chat:
                 answer = await self.client.request(
                     "GET", path, params={"after": self._version, "wait": POLL_SECONDS, "from": "bot"}
                 )
-            except (aiohttp.ClientError, OSError, ValueError) as exc:
+            except (aiohttp.ClientError, OSError, ValueError, EmulatorError) as exc:
                 logger.debug("chat %d: %r", self.user_id, exc)
                 await asyncio.sleep(0.2)
                 continue
@@ -212,6 +212,9 @@ class Participant:
         except GaveUp as exc:
             self.facts.problems.append(str(exc))
             self.done.set()
+        except (aiohttp.ClientError, OSError, EmulatorError, LookupError) as exc:
+            self.facts.problems.append(f"stopped by an error: {exc!r}")
+            self.done.set()
         finally:
             listener.cancel()
             for task in list(self._tasks):
@@ -306,8 +309,8 @@ class Participant:
                 await work
             except GaveUp as exc:
                 self.facts.problems.append(str(exc))
-            except (aiohttp.ClientError, OSError) as exc:
-                self.facts.problems.append(f"emulator unreachable: {exc!r}")
+            except (aiohttp.ClientError, OSError, EmulatorError, LookupError) as exc:
+                self.facts.problems.append(f"stopped by an error: {exc!r}")
 
         task = asyncio.create_task(guarded())
         self._tasks.add(task)

@@ -114,7 +114,8 @@ def render(console: Console, tally: Tally, figures: Figures, checks: Sequence[Ch
             ", ".join(
                 f"{name} exited {code}" + _took(figures.stop_seconds.get(name))
                 for name, code in figures.exit_codes.items()
-            ),
+            )
+            or "still running (--keep-running; Ctrl-C stops them)",
         ),
         ("logs", figures.log_dir),
         (

@@ -41,6 +41,7 @@ EXIT_FAILED = 2
 """The demo could not run the event (bad options, a process that would not start or died)."""
 EXIT_SERVICES = 3
 """PostgreSQL or RabbitMQ is not reachable."""
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 STOP_ORDER = [["bot", "datemaker"], ["bot-api-emulator", "meet-emulator"]]
 """The services first (the bot flushes what it has to the emulator), the emulators last."""
@@ -62,8 +63,15 @@ def main(options: DemoOptions, settings: Settings, console: Console | None = Non
         logging.getLogger(chatty).setLevel(logging.CRITICAL)
     if console is None and not sys.stdout.isatty():
         console = Console(highlight=False, width=max(120, shutil.get_terminal_size((120, 24)).columns))
+    demo = Demo(options, settings, children, console)
     try:
-        return asyncio.run(Demo(options, settings, children, console).run())
+        return asyncio.run(demo.run())
+    except KeyboardInterrupt:
+        if demo.result is not None:  # --keep-running, stopped with Ctrl-C after the summary
+            return demo.result
+        raise
+    except asyncio.CancelledError:  # SIGTERM
+        return EXIT_TERMINATED
     finally:
         children.kill_all()
 
@@ -133,6 +141,8 @@ class Demo:
         self.latencies: list[tuple[str, float]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
+        self.result: int | None = None
+        """The exit code, once the summary is out."""
 
     # --- the whole run ------------------------------------------------------------------------
 
@@ -161,6 +171,7 @@ class Demo:
         try:
             outcome = await self._run()
             if self.options.keep_running:
+                self.result = self._report(outcome, {})
                 await self._linger()
         except ChildFailed as exc:
             self.view.stop()
@@ -178,7 +189,8 @@ class Demo:
                 await self._clean_up()
         if outcome is None:
             return EXIT_FAILED
-        return self._report(outcome, exit_codes)
+        self.result = self._report(outcome, exit_codes)
+        return self.result
 
     async def _run(self) -> Outcome:
         migrations = await services.recreate_database(self.settings)
@@ -497,9 +509,9 @@ class Demo:
         facts = [p.facts for p in self.participants]
         registered, confirmed = sum(f.registered for f in facts), sum(f.confirmed for f in facts)
         return (
-            f"{watch.rate:4.1f} msg/s · {watch.accepted} sent · {watch.too_many}×429 · "
-            f"{registered}/{len(facts)} registered · {confirmed} confirmed · "
-            f"{sum(bool(f.ratings) for f in facts)} rated · {sum(f.matches is not None for f in facts)} got matches"
+            f"{watch.rate:4.1f} msg/s, {watch.accepted} sent, {watch.too_many} × 429 │ "
+            f"{registered}/{len(facts)} registered, {confirmed} confirmed, "
+            f"{sum(bool(f.ratings) for f in facts)} rated, {sum(f.matches is not None for f in facts)} got matches"
         )
 
     # --- the end ------------------------------------------------------------------------------
