@@ -32,6 +32,7 @@ class Figures:
     meet: dict
     telegram: dict
     peak_rate: float
+    rate_window: float
     command_p50: float | None
     command_p99: float | None
     command_count: int
@@ -93,8 +94,8 @@ def render(console: Console, tally: Tally, figures: Figures, checks: Sequence[Ch
         (
             "Telegram",
             f"{telegram.get('messages_accepted', '–')} messages accepted ({sent}), {taps} button answers; "
-            f"{telegram.get('too_many_requests', '–')} × 429; peak {figures.peak_rate:.0f} msg/s "
-            "(limits 30/s, 1/s per chat)",
+            f"{telegram.get('too_many_requests', '–')} × 429 (limits: 30 in any second, 1 per second per chat); "
+            f"busiest {figures.rate_window:g} s: {figures.peak_rate:.1f} msg/s",
         ),
         (
             "command latency",

@@ -543,6 +543,7 @@ class Demo:
             meet=outcome.meet,
             telegram=outcome.telegram,
             peak_rate=outcome.peak_rate,
+            rate_window=RATE_WINDOW,
             command_p50=histogram.quantile(0.5),
             command_p99=histogram.quantile(0.99),
             command_count=int(histogram.count),
