@@ -119,8 +119,12 @@ def anyio_backend() -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    # Unit tests first: they fail fastest.
-    items.sort(key=lambda item: 0 if "/unit/" in str(item.fspath) else 1)
+    # Unit tests first (they fail fastest); tests that restart the machine's services last.
+    def order(item):
+        path = str(item.fspath)
+        return 2 if path.endswith("test_restarts.py") else 0 if "/unit/" in path else 1
+
+    items.sort(key=order)
 
 
 async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
