@@ -135,7 +135,8 @@ class Demo:
         self.started = time.monotonic()
         self.view = LiveView(self.console, self.started)
         self.stack = Stack()
-        self.log_dir = Path(options.log_dir or tempfile.mkdtemp(prefix="chathub-demo-"))
+        self.log_dir = Path(options.log_dir) if options.log_dir else None
+        """Where the children's logs go; a new temporary directory, made when they start, by default."""
         self.people = make_people(options)
         self.participants: list[Participant] = []
         self.latencies: list[tuple[str, float]] = []
@@ -156,7 +157,7 @@ class Demo:
             return EXIT_FAILED
         self.view.line(
             f"Chathub demo: {self.options.participants} people, queues *_{self.settings.chathub_env}, "
-            f"database {self.settings.postgres_db}, logs in {self.log_dir}"
+            f"database {self.settings.postgres_db}"
         )
         unreachable = await services.check_services(self.settings)
         if unreachable:
@@ -232,13 +233,15 @@ class Demo:
         return env
 
     async def _start_services(self) -> None:
+        log_dir = self.log_dir = self.log_dir or Path(tempfile.mkdtemp(prefix="chathub-demo-"))
+        self.view.line(f"the processes log to {log_dir}")
         meet = self.children.start(
             ChildProcess(
                 "meet-emulator",
                 "datemaker.emulators.meet",
                 ["--port", "0", "--control-port", "0"],
                 self._env(),
-                self.log_dir,
+                log_dir,
             )
         )
         telegram = self.children.start(
@@ -247,7 +250,7 @@ class Demo:
                 "chathub_bot.emulator",
                 ["--port", "0", "--global-rate", str(TELEGRAM_GLOBAL_RATE), "--chat-rate", str(TELEGRAM_CHAT_RATE)],
                 self._env(),
-                self.log_dir,
+                log_dir,
             )
         )
         meet_out, telegram_out = await asyncio.gather(
@@ -280,7 +283,7 @@ class Demo:
                     RECONCILE_SECONDS="0.25",
                     RESULTS_DELAY_SECONDS="1",
                 ),
-                self.log_dir,
+                log_dir,
             )
         )
         bot = self.children.start(
@@ -294,7 +297,7 @@ class Demo:
                     METRICS_PORT=str(bot_port),
                     TG_BOT_POLLING_TIMEOUT="2",
                 ),
-                self.log_dir,
+                log_dir,
             )
         )
         self.view.line(f"started datemaker (pid {datemaker.pid}) and the bot (pid {bot.pid})")
@@ -554,7 +557,7 @@ class Demo:
             duration=time.monotonic() - self.started,
             exit_codes=exit_codes,
             stop_seconds={c.name: c.stop_seconds for c in self.children.started},
-            log_dir=str(self.log_dir),
+            log_dir=str(self.log_dir or "–"),
             database=self.settings.postgres_db,
             kept=not self.options.cleanup,
         )
