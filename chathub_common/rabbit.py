@@ -162,7 +162,11 @@ class Broker:
     async def consume(self, queue_name: str, consumer: Consumer) -> None:
         """Deliver messages of ``queue_name`` to ``consumer``, concurrently up to the prefetch count."""
         assert self._consume_channel is not None, "connect() first"
-        queue = await self._consume_channel.get_queue(queue_name, ensure=False)
+        # Declared (not merely looked up) on this channel: the robust channel restores, after a reconnection,
+        # only the queues it declared, and with them their consumers.
+        spec = next((s for s in topology.queues(self.env, self.exchange_name) if s.name == queue_name), None)
+        arguments = spec.arguments if spec is not None else None
+        queue = await self._consume_channel.declare_queue(queue_name, durable=True, arguments=arguments)
         self._queues[f"consume:{queue_name}"] = queue
 
         async def on_message(message: AbstractIncomingMessage) -> None:

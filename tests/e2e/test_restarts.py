@@ -15,10 +15,7 @@ from tests.support.factories import create_event, create_participant
 from tests.support.processes import free_port
 from tests.support.services import can_restart, start_postgres, start_rabbitmq, stop_postgres, stop_rabbitmq
 
-pytestmark = [
-    pytest.mark.skipif(can_restart() is not None, reason=str(can_restart())),
-    pytest.mark.skip(reason="being verified"),
-]
+pytestmark = pytest.mark.skipif(can_restart() is not None, reason=str(can_restart()))
 
 
 async def publish_until_confirmed(broker: Broker, queue: str, user: int, event: int) -> str:

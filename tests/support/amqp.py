@@ -36,7 +36,12 @@ class BotSide:
         self.connection = await aio_pika.connect_robust(self.settings.rabbitmq_url())
         self.channel = await self.connection.channel()
         await self.channel.set_qos(prefetch_count=500)
-        self.queue = await self.channel.get_queue(topology.bot_queue(self.settings.chathub_env))
+        name = topology.bot_queue(self.settings.chathub_env)
+        [spec] = [
+            s for s in topology.queues(self.settings.chathub_env, self.settings.rabbitmq_exchange) if s.name == name
+        ]
+        # declared, so that the robust connection restores the consumer after the broker restarts
+        self.queue = await self.channel.declare_queue(name, durable=True, arguments=spec.arguments)
         await self.queue.purge()
         self._tag = await self.queue.consume(self._on_message)
 

@@ -39,4 +39,13 @@ async def stop_postgres() -> None:
 
 
 async def start_postgres() -> None:
-    await asyncio.to_thread(_run, "pg_ctlcluster", "--skip-systemctl-redirect", *_cluster(), "start")
+    """Start the cluster (already running is fine)."""
+
+    def start() -> None:
+        done = subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", *_cluster(), "start"], capture_output=True, timeout=120
+        )
+        if done.returncode not in (0, 2):  # 2: already running
+            raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
+
+    await asyncio.to_thread(start)
