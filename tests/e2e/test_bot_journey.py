@@ -13,6 +13,7 @@ from chathub_common.rabbit import Broker
 from contracts import topology
 from tests.support.bot import BotProcess, bot_environment
 from tests.support.factories import create_event, create_participant
+from tests.support.promtool import check_metrics
 
 pytestmark = pytest.mark.usefixtures("datemaker")
 
@@ -219,3 +220,5 @@ async def test_ops_endpoints_and_metrics(bot_process, client, clean_db):
         "chathub_telegram_undeliverable_total",
     ):
         assert name in metrics
+    assert "user_id" not in metrics
+    check_metrics(metrics)
