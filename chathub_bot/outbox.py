@@ -48,6 +48,17 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+_OUTCOMES: tuple[tuple[type[TelegramAPIError], str], ...] = (
+    (TelegramRetryAfter, "retry_after"),
+    (TelegramForbiddenError, "forbidden"),
+    (TelegramBadRequest, "bad_request"),
+    (TelegramNetworkError, "network_error"),
+    (TelegramServerError, "server_error"),
+    (TelegramAPIError, "api_error"),
+)
+"""The ``outcome`` label of a failed Telegram call, most specific first."""
+
+
 class Priority(IntEnum):
     """Lower goes first."""
 
@@ -367,24 +378,11 @@ class TelegramMetricsMiddleware(BaseRequestMiddleware):
         name = method.__api_method__
         try:
             result = await make_request(bot, method)
-        except TelegramRetryAfter:
-            metrics.TELEGRAM_RETRY_AFTER.inc()
-            metrics.TELEGRAM_SENDS.labels(name, "retry_after").inc()
-            raise
-        except TelegramForbiddenError:
-            metrics.TELEGRAM_SENDS.labels(name, "forbidden").inc()
-            raise
-        except TelegramBadRequest:
-            metrics.TELEGRAM_SENDS.labels(name, "bad_request").inc()
-            raise
-        except TelegramNetworkError:
-            metrics.TELEGRAM_SENDS.labels(name, "network_error").inc()
-            raise
-        except TelegramServerError:
-            metrics.TELEGRAM_SENDS.labels(name, "server_error").inc()
-            raise
-        except TelegramAPIError:
-            metrics.TELEGRAM_SENDS.labels(name, "api_error").inc()
+        except TelegramAPIError as exc:
+            outcome = next(label for kind, label in _OUTCOMES if isinstance(exc, kind))
+            if outcome == "retry_after":
+                metrics.TELEGRAM_RETRY_AFTER.inc()
+            metrics.TELEGRAM_SENDS.labels(name, outcome).inc()
             raise
         metrics.TELEGRAM_SENDS.labels(name, "ok").inc()
         return result

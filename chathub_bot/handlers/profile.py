@@ -285,37 +285,35 @@ async def on_gender_button(
     await _accept(callback, "gender", callback_data.value, state, gateway)
 
 
-@router.message(ProfileForm.gender, F.text)
-async def on_gender_text(message: Message, state: FSMContext, gateway: DatemakerGateway) -> None:
+async def _typed_answer(
+    message: Message, field: str, parse: Callable[[str | None], str], state: FSMContext, gateway: DatemakerGateway
+) -> None:
+    """A typed answer to the question about ``field``: accepted, or asked again saying what is wrong."""
     try:
-        gender = validation.parse_gender(message.text)
+        value = parse(message.text)
     except InvalidAnswer as exc:
-        text, markup = _reask("gender", problem_text(exc.problem))
+        text, markup = _reask(field, problem_text(exc.problem))
         await message.answer(text, reply_markup=markup)
         return
-    await _accept(message, "gender", gender, state, gateway)
+    await _accept(message, field, value, state, gateway)
+
+
+@router.message(ProfileForm.gender, F.text)
+async def on_gender_text(message: Message, state: FSMContext, gateway: DatemakerGateway) -> None:
+    await _typed_answer(message, "gender", validation.parse_gender, state, gateway)
 
 
 @router.message(ProfileForm.birthday, F.text)
 async def on_birthday(message: Message, state: FSMContext, gateway: DatemakerGateway) -> None:
-    try:
-        birthday = validation.parse_birthday(message.text, datetime.now(UTC).date())
-    except InvalidAnswer as exc:
-        text, markup = _reask("birthday", problem_text(exc.problem))
-        await message.answer(text, reply_markup=markup)
-        return
-    await _accept(message, "birthday", birthday.isoformat(), state, gateway)
+    def parse(text: str | None) -> str:
+        return validation.parse_birthday(text, datetime.now(UTC).date()).isoformat()
+
+    await _typed_answer(message, "birthday", parse, state, gateway)
 
 
 @router.message(ProfileForm.city, F.text)
 async def on_city(message: Message, state: FSMContext, gateway: DatemakerGateway) -> None:
-    try:
-        city = validation.parse_city(message.text)
-    except InvalidAnswer as exc:
-        text, markup = _reask("city", problem_text(exc.problem))
-        await message.answer(text, reply_markup=markup)
-        return
-    await _accept(message, "city", city, state, gateway)
+    await _typed_answer(message, "city", validation.parse_city, state, gateway)
 
 
 @router.message(ProfileForm.bio, F.text)
