@@ -16,14 +16,13 @@ import asyncio
 import collections
 import logging
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from chathub_bot import metrics
-from chathub_common.delivery import Disposition
+from chathub_common.delivery import Disposition, Publisher
 from contracts import commands as c
 from contracts.envelope import Incoming, Reply
 from contracts.errors import ErrorCode
@@ -31,19 +30,6 @@ from contracts.errors import ErrorCode
 logger = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-class Publisher(Protocol):
-    async def publish(
-        self,
-        routing_key: str,
-        body: bytes,
-        *,
-        type: str,
-        message_id: str | None = None,
-        correlation_id: str | None = None,
-        headers: Mapping[str, Any] | None = None,
-    ) -> str: ...
 
 
 class DatemakerError(Exception):

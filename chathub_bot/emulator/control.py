@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from chathub_common.http_json import json_object
+
 if TYPE_CHECKING:
     from chathub_bot.emulator.server import BotApiEmulator
 
@@ -44,18 +46,6 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "the body must be JSON"}', content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "the body must be a JSON object"}', content_type="application/json")
-    return body
-
-
 def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
     """Register the ``/_emu/`` routes of ``emulator`` on ``app``."""
 
@@ -67,7 +57,7 @@ def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
                 return _error(400, "the user id must be an integer")
             if user_id <= 0:
                 return _error(400, "the user id must be positive")
-            body = await _body(request)
+            body = await json_object(request)
             emulator.user(user_id, **{k: body[k] for k in _PROFILE_FIELDS if k in body})
             try:
                 return web.json_response(action(user_id, body))
@@ -165,7 +155,7 @@ def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
         return web.json_response(limits_view())
 
     async def put_limits(request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await json_object(request)
         limits = emulator.limits
         try:
             global_rate = float(body.get("global_rate", limits.global_rate))

@@ -613,28 +613,23 @@ class BotApiEmulator:
         return message.to_telegram(self.bot_user, user.chat())
 
     def _edit_message_text(self, params: Params) -> dict[str, Any]:
-        message = self._bot_message(params)
-        if message.text is None:
-            raise bad_request("there is no text in the message to edit")
-        plain, source = self._formatted(params, "text", MAX_TEXT, required=True)
-        markup = self._markup(params)
-        if (plain, source, markup) == (message.text, message.source, message.reply_markup):
-            raise bad_request(NOT_MODIFIED.removeprefix("Bad Request: "))
-        self._rate_limit(message.chat_id)
-        message.text, message.source, message.parse_mode = plain, source, params.get("parse_mode")
-        message.reply_markup = markup
-        return self._edited(message)
+        return self._edit_formatted(params, "text", MAX_TEXT, required=True)
 
     def _edit_message_caption(self, params: Params) -> dict[str, Any]:
+        return self._edit_formatted(params, "caption", MAX_CAPTION, required=False)
+
+    def _edit_formatted(self, params: Params, field: str, limit: int, *, required: bool) -> dict[str, Any]:
+        """editMessageText / editMessageCaption: the message's ``field`` (and markup) replaced."""
         message = self._bot_message(params)
-        if message.photo is None:
-            raise bad_request("there is no caption in the message to edit")
-        plain, source = self._formatted(params, "caption", MAX_CAPTION, required=False)
+        if (message.text if field == "text" else message.photo) is None:
+            raise bad_request(f"there is no {field} in the message to edit")
+        plain, source = self._formatted(params, field, limit, required=required)
         markup = self._markup(params)
-        if (plain, source, markup) == (message.caption, message.source, message.reply_markup):
+        if (plain, source, markup) == (getattr(message, field), message.source, message.reply_markup):
             raise bad_request(NOT_MODIFIED.removeprefix("Bad Request: "))
         self._rate_limit(message.chat_id)
-        message.caption, message.source, message.parse_mode = plain, source, params.get("parse_mode")
+        setattr(message, field, plain)
+        message.source, message.parse_mode = source, params.get("parse_mode")
         message.reply_markup = markup
         return self._edited(message)
 

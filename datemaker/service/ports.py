@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from chathub_common.delivery import Publisher as Publisher  # one of the service layer's ports
 from contracts.commands import UpsertProfile, Verdict
 from datemaker.domain.events import Event, EventState
 from datemaker.domain.notices import Outgoing, PlannedDate
@@ -18,21 +19,6 @@ from datemaker.domain.timeline import Progress
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware."""
-
-
-class Publisher(Protocol):
-    """Sends a message to the broker and waits until the broker has taken it (or raises)."""
-
-    async def publish(
-        self,
-        routing_key: str,
-        body: bytes,
-        *,
-        type: str,
-        message_id: str | None = None,
-        correlation_id: str | None = None,
-        headers: dict[str, object] | None = None,
-    ) -> str: ...
 
 
 class Store(Protocol):

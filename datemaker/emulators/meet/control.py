@@ -18,27 +18,15 @@ Every answer is JSON. Endpoints:
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 
+from chathub_common.http_json import json_object
 from datemaker.emulators.meet.server import MeetEmulator, UnknownMeeting
 
 logger = logging.getLogger(__name__)
 
 EMULATOR_KEY = web.AppKey("meet_emulator", MeetEmulator)
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "body is not JSON"}', content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "body must be an object"}', content_type="application/json")
-    return body
 
 
 def _bad_request(message: str) -> web.Response:
@@ -58,7 +46,7 @@ async def _spaces(request: web.Request) -> web.Response:
 
 
 async def _presence(request: web.Request, joining: bool) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     meeting, display_name = body.get("meeting"), body.get("display_name")
     if not isinstance(meeting, str) or not isinstance(display_name, str) or not display_name:
         return _bad_request("meeting and display_name (strings) are required")
@@ -84,7 +72,7 @@ async def _leave(request: web.Request) -> web.Response:
 
 
 async def _failures(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     count = body.get("count")
     if not isinstance(count, int) or count < 0:
         return _bad_request("count must be a non-negative integer")
@@ -106,7 +94,7 @@ async def _failures(request: web.Request) -> web.Response:
 
 
 async def _delays(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     count, seconds = body.get("count"), body.get("seconds")
     if not isinstance(count, int) or count < 0 or not isinstance(seconds, int | float) or seconds < 0:
         return _bad_request("count must be a non-negative integer and seconds a non-negative number")
@@ -115,7 +103,7 @@ async def _delays(request: web.Request) -> web.Response:
 
 
 async def _quota(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     limit = body.get("limit")
     window = body.get("window_seconds", 60.0)
     if (limit is not None and (not isinstance(limit, int) or limit < 0)) or not isinstance(window, int | float):
