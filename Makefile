@@ -1,6 +1,13 @@
-# Chathub: two commands do all the set-up on a fresh machine.
-#   make run    apply migrations and start datemaker against localhost services
-#   make test   create .venv, make sure PostgreSQL and RabbitMQ are up, run the whole suite
+# Chathub. Each of these creates .venv first when needed (requirements-dev.txt, then the project, editable):
+#   make demo   start the local PostgreSQL, RabbitMQ and Redis if they are stopped, then a whole speed-dating
+#               event on this machine: the emulators, datemaker, the bot and simulated people
+#               (python -m chathub_sim.demo $(DEMO_ARGS))
+#   make test   start the local PostgreSQL, RabbitMQ and Redis if they are stopped, install Debian's prometheus
+#               package for the metrics tests if it is missing, then ruff and the whole pytest suite
+#   make run    start the local services if needed, apply the migrations and run datemaker alone
+#   make lint   ruff check
+#   make bench  start the local services if needed, then the command benchmark (bench/commands.py);
+#               the other benchmarks: .venv/bin/python bench/<name>.py
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,10 +17,13 @@ STAMP := $(VENV)/.requirements.stamp
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+# The runtime requirements and the tools (requirements-dev.txt includes requirements.txt), then the project
+# itself, editable: .venv/bin/datemaker and .venv/bin/chathub-bot, and chathub_sim importable from anywhere.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 services:
@@ -26,7 +36,7 @@ run: venv services
 test: venv services
 	@scripts/ensure-tools.sh
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@scripts/run-tests.sh $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -35,9 +45,9 @@ bench: venv services
 	$(PY) bench/commands.py
 
 # A whole speed-dating event on this machine: emulators, datemaker, the bot, 40 simulated people; ~2 minutes.
-# Needs PostgreSQL and RabbitMQ on localhost (it says how to start them). DEMO_ARGS=--help lists the options.
-demo: venv
-	$(PY) -m datemaker demo $(DEMO_ARGS)
+# Needs PostgreSQL, RabbitMQ and Redis on localhost (started when installed). DEMO_ARGS=--help lists the options.
+demo: venv services
+	$(PY) -m chathub_sim.demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -26,8 +26,8 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chathub_bot.config import BotSettings
-from chathub_bot.emulator import BotApiEmulator
 from chathub_common.rabbit import Broker
+from chathub_sim.telegram import BotApiEmulator
 from contracts import topology
 
 FIRST_CHAT = 5_000_000
@@ -101,6 +101,7 @@ async def run(messages: int, rate: float) -> int:
         "TG_BOT_TOKEN": emulator.token,
         "TG_API_BASE": url,
         "METRICS_PORT": "0",
+        "WEBAPP_PORT": "0",
         "TG_BOT_GLOBAL_RATE": str(rate),
     }
     settings = BotSettings(_env_file=None, chathub_env=env_name, rabbitmq_exchange=exchange)

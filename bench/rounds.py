@@ -30,10 +30,10 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from chathub_sim.meet import MeetEmulator  # noqa: E402
 from contracts import topology  # noqa: E402
 from datemaker.app import prepare_database  # noqa: E402
 from datemaker.config import Settings  # noqa: E402
-from datemaker.emulators.meet import MeetEmulator  # noqa: E402
 from tests.support.processes import ServiceProcess, service_env  # noqa: E402
 
 
@@ -121,6 +121,7 @@ async def main() -> None:
         settings,
         MEET_API_ENDPOINT=meet.endpoint,
         MEET_CREATIONS_PER_MINUTE="1000000",
+        MEET_PROJECT_CREATIONS_PER_MINUTE="10000000",
         RECONCILE_SECONDS="1",
         RESULTS_DELAY_SECONDS="1",
         LINK_LEAD_SECONDS=str(args.link_lead),

@@ -10,13 +10,14 @@ import sys
 from pydantic import ValidationError
 
 from chathub_bot.config import BotSettings, MissingTokenError
+from chathub_common.cli import exit_code
 from chathub_common.logs import setup_logging
 
 logger = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chathub_bot", description="Chathub's Telegram bot")
+    parser = argparse.ArgumentParser(prog="chathub-bot", description="Chathub's Telegram bot")
     parser.add_argument("--debug", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     try:
@@ -31,14 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.debug or settings.debug)
     from chathub_bot.app import serve
 
-    try:
+    def run() -> int:
         asyncio.run(serve(settings))
-    except KeyboardInterrupt:
-        return 130
-    except (ConnectionError, OSError) as exc:
-        print(f"chathub_bot: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return 0
+
+    return exit_code("chathub_bot", run)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,19 @@
-"""Dialog state in memory that expires after a period of silence (an hour by default)."""
+"""Dialog state in memory that expires after a period of silence (an hour by default), and the per-user
+locks that keep one user's updates in order."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StateType, StorageKey
 
 logger = logging.getLogger(__name__)
 
@@ -88,5 +91,39 @@ class ExpiringMemoryStorage(BaseStorage):
     async def close(self) -> None:
         self._records.clear()
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """Users with a dialog state or data (not ``__len__``: aiogram replaces a falsy storage)."""
         return len(self._records)
+
+
+class ReleasingEventIsolation(BaseEventIsolation):
+    """One user's updates are handled one at a time (like aiogram's ``SimpleEventIsolation``), and a user's
+    lock is forgotten as soon as nobody holds or waits for it, so memory stays bounded."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    @property
+    def size(self) -> int:
+        """Users whose lock is held or awaited (not ``__len__``: aiogram replaces a falsy isolation)."""
+        return len(self._locks)
+
+    async def close(self) -> None:
+        self._locks.clear()

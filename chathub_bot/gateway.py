@@ -1,13 +1,15 @@
-"""The bot's side of the datemaker protocol (PROTOCOL.md sections 3 and 4): commands out, replies in.
+"""The bot's side of the datemaker protocol (docs/protocol.md sections 3 and 4): commands out, replies in.
 
 Pending requests: every command sent is remembered, with the chat and message it concerns, under its
 ``message_id``; the reply (``correlation_id`` = that id) completes it. A reply that does not come within
 ``timeout`` seconds ends the request with :class:`DatemakerUnavailable` (the handler tells the user the
-service is busy) and the late reply, when it comes, is ignored. Replies carry deterministic ids
-(``<command id>.result``) and may be delivered twice; each is handled once.
+service is busy). Replies carry deterministic ids (``<command id>.result``) and may be delivered twice; each
+is handled once.
 
-Pending requests live in memory: after a restart of the bot the replies to commands sent before it are
-ignored (the user simply asks again).
+Each pending request is also kept in the bot's state (:mod:`chathub_bot.state`, Redis) until its reply comes.
+A reply that finds no handler waiting, because it came after the timeout or after a restart of the bot, is
+handed with that record to ``on_late``, which shows the outcome in the right message
+(:mod:`chathub_bot.late`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import asyncio
 import collections
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from aiogram.utils.i18n import get_i18n
+from pydantic import ValidationError
 
 from chathub_bot import metrics
+from chathub_bot.state import MemoryPending, PendingRecord, PendingRequests
 from chathub_common.delivery import Disposition, Publisher
 from contracts import commands as c
 from contracts.envelope import Incoming, Reply
@@ -29,7 +34,7 @@ from contracts.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ReplyT = TypeVar("ReplyT", bound=c.Data)
 
 
 class DatemakerError(Exception):
@@ -70,10 +75,26 @@ class PendingRequest:
 class DatemakerGateway:
     """Sends commands to datemaker and matches the replies from the bot's queue to them."""
 
-    def __init__(self, publisher: Publisher, routing_key: str, *, timeout: float = 5.0, memory: int = 10_000) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        routing_key: str,
+        *,
+        timeout: float = 5.0,
+        memory: int = 10_000,
+        store: PendingRequests | None = None,
+        on_late: Callable[[PendingRecord, Reply], Awaitable[bool]] | None = None,
+    ) -> None:
         self._publisher = publisher
-        self._routing_key = routing_key
+        self.routing_key = routing_key
         self.timeout = timeout
+        self.store: PendingRequests = store or MemoryPending()
+        """Pending requests as they outlive this process."""
+        self.on_late = on_late
+        """Shows a late reply; whether it did. Raises when Telegram cannot be reached: the reply is tried again."""
+        self.late_retry_seconds = 1.0
+        """How long a late reply that could not be shown waits before going to the back of the queue."""
+        """Shows a reply that no handler waits for any more; whether it showed something."""
         self._pending: dict[str, PendingRequest] = {}
         self._finished: collections.OrderedDict[str, str] = collections.OrderedDict()
         """Ids of requests already completed ("answered") or given up ("expired"), for the labels of late copies."""
@@ -83,62 +104,84 @@ class DatemakerGateway:
     def pending(self) -> int:
         return len(self._pending)
 
-    async def call(self, command: str, args: BaseModel, actor: Actor, *, event_id: int | None = None) -> dict[str, Any]:
-        """Send ``command`` and wait for its reply; the reply's ``data``.
+    async def request(self, command: c.Command[ReplyT], actor: Actor) -> ReplyT:
+        """Send ``command`` for ``actor`` and wait for its reply; the reply's data, typed by the command's class.
 
-        Raises :class:`DatemakerError` for an error reply, :class:`DatemakerUnavailable` when no reply came in time.
+        Raises :class:`DatemakerError` for an error reply (or one that does not match the contract),
+        :class:`DatemakerUnavailable` when no reply came in time.
         """
+        name = command.type
         message_id = uuid.uuid4().hex
         headers: dict[str, int] = {"user_id": actor.user_id, "chat_id": actor.chat_id}
         if actor.message_id is not None:
             headers["message_id"] = actor.message_id
-        if event_id is not None:
+        event_id = getattr(command, "event_id", None)
+        if event_id:
             headers["event_id"] = event_id
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        pending = PendingRequest(command, actor, future)
+        pending = PendingRequest(name, actor, future)
         self._pending[message_id] = pending
+        record = PendingRecord(
+            name,
+            actor.user_id,
+            actor.chat_id,
+            actor.message_id,
+            _current_locale(),
+            command.model_dump(mode="json", exclude_none=True),
+        )
         try:
             async with asyncio.timeout(self.timeout):
+                await self._keep(message_id, record)
                 await self._publisher.publish(
-                    self._routing_key,
-                    args.model_dump_json(exclude_none=True).encode(),
-                    type=command,
+                    self.routing_key,
+                    command.model_dump_json(exclude_none=True).encode(),
+                    type=name,
                     message_id=message_id,
                     headers=headers,
                 )
                 reply = await future
         except TimeoutError:
             self._forget(message_id, "expired")
-            metrics.DATEMAKER_CALLS.labels(command, "timeout").inc()
-            logger.warning("no reply to %s %s within %.1fs (%s)", command, message_id, self.timeout, pending.actor)
-            raise DatemakerUnavailable(f"no reply to {command} in {self.timeout}s") from None
+            metrics.DATEMAKER_CALLS.labels(name, "timeout").inc()
+            logger.warning("no reply to %s %s within %.1fs (%s)", name, message_id, self.timeout, pending.actor)
+            raise DatemakerUnavailable(f"no reply to {name} in {self.timeout}s") from None
         except DatemakerUnavailable:  # an unreadable reply
             raise
         except Exception as exc:
             self._forget(message_id, "expired")
-            metrics.DATEMAKER_CALLS.labels(command, "unpublished").inc()
-            logger.warning("command %s %s not sent (%s): %r", command, message_id, pending.actor, exc)
-            raise DatemakerUnavailable(f"{command} could not be sent") from exc
+            metrics.DATEMAKER_CALLS.labels(name, "unpublished").inc()
+            logger.warning("command %s %s not sent (%s): %r", name, message_id, pending.actor, exc)
+            raise DatemakerUnavailable(f"{name} could not be sent") from exc
         finally:
             self._pending.pop(message_id, None)
+        await self._settled(message_id)
         if not reply.ok:
             error = reply.error
             code, text = (error.code, error.message) if error else (str(ErrorCode.INTERNAL_ERROR), "no error given")
-            metrics.DATEMAKER_CALLS.labels(command, "error").inc()
+            metrics.DATEMAKER_CALLS.labels(name, "error").inc()
             raise DatemakerError(code, text)
-        metrics.DATEMAKER_CALLS.labels(command, "ok").inc()
-        return reply.data or {}
-
-    async def call_for(
-        self, model: type[ModelT], command: str, args: BaseModel, actor: Actor, *, event_id: int | None = None
-    ) -> ModelT:
-        """:meth:`call`, with the reply's data validated as ``model``."""
-        data = await self.call(command, args, actor, event_id=event_id)
         try:
-            return model.model_validate(data)
+            data = type(command).reply.model_validate(reply.data or {})
         except ValidationError as exc:
-            logger.error("reply to %s does not match the contract: %s", command, exc)
+            metrics.DATEMAKER_CALLS.labels(name, "invalid").inc()
+            logger.error("reply to %s does not match the contract: %s", name, exc)
             raise DatemakerError(str(ErrorCode.INTERNAL_ERROR), "unexpected reply") from exc
+        metrics.DATEMAKER_CALLS.labels(name, "ok").inc()
+        return data  # type: ignore[return-value]  # the class's reply is its ReplyT
+
+    async def _keep(self, message_id: str, record: PendingRecord) -> None:
+        """Keep the request on record; without the store, a late reply is merely not shown."""
+        try:
+            await self.store.save(message_id, record)
+        except Exception as exc:
+            logger.warning("pending request %s not kept (a late reply will not be shown): %r", message_id, exc)
+
+    async def _settled(self, message_id: str) -> None:
+        """The reply reached its handler: its record is not needed any more."""
+        try:
+            await self.store.take(message_id)
+        except Exception as exc:  # it expires by itself
+            logger.info("pending request %s not removed from the store: %r", message_id, exc)
 
     def _forget(self, message_id: str, how: str) -> None:
         self._pending.pop(message_id, None)
@@ -146,15 +189,16 @@ class DatemakerGateway:
         while len(self._finished) > self._memory:
             self._finished.popitem(last=False)
 
-    def take_reply(self, incoming: Incoming) -> Disposition:
+    async def take_reply(self, incoming: Incoming) -> Disposition:
         """Complete the request a reply answers (a reply has a ``correlation_id``)."""
         correlation_id = incoming.correlation_id or ""
         pending = self._pending.get(correlation_id)
         if pending is None or pending.future.done():
-            outcome = "duplicate" if self._finished.get(correlation_id) == "answered" else "late"
-            metrics.DATEMAKER_REPLIES.labels(outcome).inc()
-            logger.info("ignoring a %s reply %s to %s", outcome, incoming.message_id, correlation_id)
-            return Disposition.ACK
+            if self._finished.get(correlation_id) == "answered":
+                metrics.DATEMAKER_REPLIES.labels("duplicate").inc()
+                logger.info("ignoring a duplicate reply %s to %s", incoming.message_id, correlation_id)
+                return Disposition.ACK
+            return await self._late(incoming, correlation_id)
         try:
             reply = Reply.model_validate_json(incoming.body)
         except ValidationError as exc:
@@ -169,40 +213,58 @@ class DatemakerGateway:
         metrics.DATEMAKER_REPLIES.labels("ok").inc()
         return Disposition.ACK
 
-    # --- typed commands (contracts.commands) -----------------------------------------------------
-
-    async def get_profile(self, actor: Actor) -> c.Profile | None:
-        """The user's profile, or None when they have none yet."""
+    async def _late(self, incoming: Incoming, correlation_id: str) -> Disposition:
+        """A reply no handler waits for: shown through ``on_late`` when its request is on record."""
         try:
-            data = await self.call_for(c.ProfileData, "get_profile", c.GetProfile(), actor)
-        except DatemakerError as exc:
-            if exc.code == ErrorCode.PROFILE_REQUIRED:
-                return None
-            raise
-        return data.profile
-
-    async def upsert_profile(self, actor: Actor, profile: c.UpsertProfile) -> c.Profile:
-        return (await self.call_for(c.ProfileData, "upsert_profile", profile, actor)).profile
-
-    async def list_events(self, actor: Actor) -> list[c.EventSummary]:
-        return (await self.call_for(c.EventList, "list_events", c.ListEvents(), actor)).events
-
-    async def register_event(self, actor: Actor, event_id: int) -> c.RegisterResult:
-        return await self.call_for(
-            c.RegisterResult, "register_event", c.RegisterEvent(event_id=event_id), actor, event_id=event_id
+            record = await self.store.take(correlation_id)
+        except Exception as exc:  # the store is down: the reply waits at the back of the queue (not a failure)
+            logger.warning("late reply %s waits for the state store: %r", incoming.message_id, exc)
+            await asyncio.sleep(1.0)
+            return Disposition.DEFER
+        self._forget(correlation_id, "answered")
+        if record is None or self.on_late is None:
+            metrics.DATEMAKER_REPLIES.labels("late").inc()
+            logger.info("ignoring a late reply %s to %s", incoming.message_id, correlation_id)
+            return Disposition.ACK
+        try:
+            reply = Reply.model_validate_json(incoming.body)
+        except ValidationError as exc:
+            metrics.DATEMAKER_REPLIES.labels("invalid").inc()
+            metrics.BOT_DEAD_LETTERED.labels("invalid_reply").inc()
+            logger.error("late reply %s to %s is not a valid reply: %s", incoming.message_id, record.command, exc)
+            return Disposition.DEAD_LETTER
+        try:
+            shown = await self.on_late(record, reply)
+        except Exception as exc:  # Telegram unreachable: the record goes back and the reply waits its turn again
+            logger.warning("late reply %s to %s waits for Telegram: %r", incoming.message_id, record.command, exc)
+            try:
+                await self.store.save(correlation_id, record)
+            except Exception as lost:
+                logger.warning("late reply %s not kept (the state store is down too): %r", incoming.message_id, lost)
+                return Disposition.ACK
+            self._finished.pop(correlation_id, None)  # its copy is not a duplicate
+            await asyncio.sleep(self.late_retry_seconds)
+            return Disposition.DEFER
+        metrics.DATEMAKER_REPLIES.labels("late_shown" if shown else "late").inc()
+        logger.info(
+            "a late reply to %s %s for user %s (shown: %s)", record.command, correlation_id, record.user_id, shown
         )
+        return Disposition.ACK
 
-    async def cancel_registration(self, actor: Actor, event_id: int) -> c.CancelResult:
-        args = c.CancelRegistration(event_id=event_id)
-        return await self.call_for(c.CancelResult, "cancel_registration", args, actor, event_id=event_id or None)
 
-    async def confirm_registration(self, actor: Actor, event_id: int, attending: bool) -> c.ConfirmResult:
-        args = c.ConfirmRegistration(event_id=event_id, attending=attending)
-        return await self.call_for(c.ConfirmResult, "confirm_registration", args, actor, event_id=event_id)
+def _current_locale() -> str | None:
+    """The language of the update being handled, if any."""
+    try:
+        return get_i18n().current_locale
+    except LookupError:
+        return None
 
-    async def rate_partner(self, actor: Actor, event_id: int, partner_id: int, verdict: str) -> c.RateResult:
-        args = c.RatePartner(event_id=event_id, partner_id=partner_id, verdict=verdict)
-        return await self.call_for(c.RateResult, "rate_partner", args, actor, event_id=event_id)
 
-    async def set_ready(self, actor: Actor, event_id: int) -> c.ReadyResult:
-        return await self.call_for(c.ReadyResult, "set_ready", c.SetReady(event_id=event_id), actor, event_id=event_id)
+async def profile_of(gateway: DatemakerGateway, actor: Actor) -> c.Profile | None:
+    """The user's profile, or None when they have none yet."""
+    try:
+        return (await gateway.request(c.GetProfile(), actor)).profile
+    except DatemakerError as exc:
+        if exc.code == ErrorCode.PROFILE_REQUIRED:
+            return None
+        raise

@@ -97,9 +97,27 @@ def error_text(code: str) -> str:
         ErrorCode.CONFIRMATION_NOT_OPEN: _("It is too early to confirm: we will ask you a day before the event."),
         ErrorCode.CONFIRMATION_CLOSED: _("Confirmations for this event are closed."),
         ErrorCode.NOT_YOUR_PARTNER: _("You can only rate people you had a date with at this event."),
+        ErrorCode.RATING_CLOSED: _("Ratings for this event are closed."),
+        ErrorCode.OFFER_NOT_FOUND: _("There is no seat offered to you at this event."),
+        ErrorCode.OFFER_EXPIRED: _("Sorry, this offer has expired."),
+        ErrorCode.OFFER_ALREADY_ACCEPTED: _("You have taken this seat already."),
+        ErrorCode.NOT_ELIGIBLE: _("Sorry, this event is for another age range."),
+        ErrorCode.NOT_AN_ORGANIZER: _("This command is for organizers."),
+        ErrorCode.BANNED: _("Sorry, you can no longer take part in our events."),
         ErrorCode.BAD_REQUEST: _("Something in this request is not right. Please check and try again."),
     }
     return texts.get(code, _("Something went wrong on our side. Please try again later."))
+
+
+def age_range(low: int | None, high: int | None) -> str | None:
+    """An age range for people ("25–40", "25+", "up to 40"), or None when there is no limit."""
+    if low is not None and high is not None:
+        return f"{low}–{high}"
+    if low is not None:
+        return _("{low}+").format(low=low)
+    if high is not None:
+        return _("up to {high}").format(high=high)
+    return None
 
 
 def gender_label(gender: str) -> str:
@@ -119,6 +137,9 @@ def profile_card(profile: c.Profile) -> str:
     ]
     if profile.bio:
         lines.append(_("About: {bio}").format(bio=esc(profile.bio)))
+    lines.append(
+        _("Partner ages: {ages}").format(ages=age_range(profile.partner_age_min, profile.partner_age_max) or _("any"))
+    )
     lines.append(_("Photo: {state}").format(state=_("yes") if profile.photo_file_id else _("no")))
     return "\n".join(lines)
 
@@ -147,3 +168,51 @@ def rules() -> str:
         "• At the end you get the contacts of everyone who liked you back.\n"
         "Be kind and respectful; report anyone who is not."
     )
+
+
+def _next_date(next_round: int | None, next_starts_at: str | None) -> str:
+    """When someone's next date tonight is, or that there is none."""
+    if next_round is not None and next_starts_at:
+        return _("Your next date is in round {round}, at {time}.").format(round=next_round, time=clock(next_starts_at))
+    return _("This was your last date tonight.")
+
+
+def no_partner_free(next_round: int | None, next_starts_at: str | None) -> str:
+    """Someone's partner never came and nobody is free: when their next date is."""
+    text = _("😔 Your partner did not come, and nobody else is free in this round. We are sorry!")
+    return text + " " + _next_date(next_round, next_starts_at)
+
+
+def date_given_up(round_no: int, next_round: int | None, next_starts_at: str | None) -> str:
+    """Someone never joined their date's call: it was given up, and the call is not theirs any more."""
+    text = _(
+        "⚠️ You did not join your date of round {round}, so it was given up. Please do not join that call: "
+        "someone else may be having a date in it now."
+    ).format(round=round_no)
+    return text + " " + _next_date(next_round, next_starts_at)
+
+
+def conversation_starters() -> list[str]:
+    """The conversation starters an invite names by number (``contracts.notifications.CONVERSATION_STARTERS``)."""
+    return [
+        _("What was the best part of your week?"),
+        _("Which place would you love to show a visitor in your city?"),
+        _("What did you want to be when you were a child?"),
+        _("Which book, film or series could you talk about for hours?"),
+        _("What is a small thing that always makes your day better?"),
+        _("Mountains or the sea, and why?"),
+        _("What is the last thing you learned just for fun?"),
+        _("Which trip do you still remember in detail?"),
+        _("What would you do with a free day tomorrow?"),
+        _("Which dish do you cook best?"),
+        _("What is a hobby you would like to try?"),
+        _("Early bird or night owl?"),
+        _("What song have you had on repeat lately?"),
+        _("Which skill would you like to master in a year?"),
+        _("What is the most spontaneous thing you have done?"),
+        _("Cats, dogs, or neither?"),
+        _("What is your favourite way to spend a rainy evening?"),
+        _("Which city would you like to live in for a year?"),
+        _("What is something people are often surprised to learn about you?"),
+        _("What makes a perfect weekend for you?"),
+    ]

@@ -6,11 +6,8 @@ import re
 from datetime import date
 from enum import StrEnum
 
-MIN_AGE = 18
-MAX_AGE = 100
-NAME_MAX = 64
-CITY_MAX = 64
-BIO_MAX = 1000
+from contracts.profile import BIO_MAX, CITY_MAX, MAX_AGE, MIN_AGE, NAME_MAX, BirthdayProblem, birthday_problem
+
 _DATE_FORMATS = (
     re.compile(r"(?P<d>\d{1,2})[./-](?P<m>\d{1,2})[./-](?P<y>\d{4})"),
     re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"),
@@ -34,6 +31,14 @@ class Problem(StrEnum):
     TOO_YOUNG = "too_young"
     TOO_OLD = "too_old"
     UNKNOWN_GENDER = "unknown_gender"
+    NOT_AN_AGE_RANGE = "not_an_age_range"
+
+
+_BIRTHDAY_PROBLEMS = {
+    BirthdayProblem.FUTURE: Problem.FUTURE,
+    BirthdayProblem.TOO_YOUNG: Problem.TOO_YOUNG,
+    BirthdayProblem.TOO_OLD: Problem.TOO_OLD,
+}
 
 
 class InvalidAnswer(ValueError):
@@ -51,6 +56,21 @@ def _text(value: str | None, limit: int) -> str:
     if len(text) > limit:
         raise InvalidAnswer(Problem.TOO_LONG)
     return text
+
+
+_AGE_RANGE = re.compile(r"^(?P<low>\d{1,3})\s*(?:(?P<plus>\+)|[-–—\s]+\s*(?P<high>\d{1,3}))$")
+
+
+def parse_age_range(value: str | None) -> tuple[int, int | None]:
+    """The ages of partners wanted: "25-35" (or "25 35", "25–35") or "25+"; both ages 18 to 120, in order."""
+    match = _AGE_RANGE.match((value or "").strip())
+    if match is None:
+        raise InvalidAnswer(Problem.NOT_AN_AGE_RANGE)
+    low = int(match["low"])
+    high = None if match["plus"] else int(match["high"])
+    if not MIN_AGE <= low <= MAX_AGE or (high is not None and not low <= high <= MAX_AGE):
+        raise InvalidAnswer(Problem.NOT_AN_AGE_RANGE)
+    return low, high
 
 
 def parse_name(value: str | None) -> str:
@@ -78,10 +98,6 @@ def parse_gender(value: str | None) -> str:
     raise InvalidAnswer(Problem.UNKNOWN_GENDER)
 
 
-def age_on(birthday: date, today: date) -> int:
-    return today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))
-
-
 def parse_birthday(value: str | None, today: date) -> date:
     """A birthday as ``DD.MM.YYYY`` (or ``-``/``/`` separated) or ``YYYY-MM-DD``, of an adult."""
     text = (value or "").strip()
@@ -95,13 +111,9 @@ def parse_birthday(value: str | None, today: date) -> date:
             break
     else:
         raise InvalidAnswer(Problem.NOT_A_DATE)
-    if birthday > today:
-        raise InvalidAnswer(Problem.FUTURE)
-    age = age_on(birthday, today)
-    if age < MIN_AGE:
-        raise InvalidAnswer(Problem.TOO_YOUNG)
-    if age > MAX_AGE:
-        raise InvalidAnswer(Problem.TOO_OLD)
+    problem = birthday_problem(birthday, today)
+    if problem is not None:
+        raise InvalidAnswer(_BIRTHDAY_PROBLEMS[problem])
     return birthday
 
 

@@ -18,13 +18,22 @@ Check = Callable[[], Awaitable[bool]]
 class OpsServer:
     """Serves metrics and health on ``port``; readiness runs every check with a short timeout."""
 
-    def __init__(self, port: int, checks: Mapping[str, Check], registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(
+        self,
+        port: int,
+        checks: Mapping[str, Check],
+        registry: CollectorRegistry = REGISTRY,
+        *,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.host = host
         self.port = port
         self._checks = dict(checks)
         self._registry = registry
         self._runner: web.AppRunner | None = None
 
-    async def start(self, host: str = "0.0.0.0") -> None:
+    async def start(self) -> None:
+        host = self.host
         app = web.Application()
         app.router.add_get("/metrics", make_aiohttp_handler(self._registry))
         app.router.add_get("/healthz", self._healthz)

@@ -2,11 +2,14 @@
 
 - a robust connection that reconnects by itself; strong references to its channels, exchange and queues
   (the robust connection keeps them only weakly);
-- the topology of PROTOCOL.md section 2 declared at connect, identically by both services;
+- the topology of docs/protocol.md section 2 declared at connect, identically by both services;
 - publishing with publisher confirms, ``mandatory`` and persistent delivery, bounded by a timeout;
   a message the broker returns, rejects or does not confirm in time raises :class:`PublishError`;
-- consuming with manual acknowledgement: the consumer function decides ack, retry or dead-letter,
-  with at most ``prefetch`` messages in flight.
+- consuming with manual acknowledgement: the consumer function decides ack, retry, defer or dead-letter,
+  with at most ``prefetch`` messages in flight; stopping waits until the deliveries in flight are settled.
+  A deferred delivery is published again, unchanged but for a ``x-chathub-deferrals`` header counting its
+  deferrals, to the back of its queue, and then acknowledged (a quorum queue's delivery limit counts every
+  return of a message, so a message waiting out an outage must not be returned).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from aio_pika.abc import (
     AbstractRobustExchange,
 )
 
-from chathub_common.delivery import Disposition
+from chathub_common.delivery import DeadLetter, Disposition, dead_letter_of
 from contracts import topology
 from contracts.envelope import CONTENT_TYPE, Incoming
 
@@ -47,6 +50,23 @@ class PublishError(Exception):
 
 
 Consumer = Callable[[Incoming], Awaitable[Disposition]]
+
+_BROKER_HEADERS = frozenset(
+    {"x-delivery-count", "x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason"}
+    | {"x-last-death-exchange", "x-last-death-queue", "x-last-death-reason"}
+)
+
+
+def without_broker_headers(headers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A message's own headers, without those the broker added (delivery count, dead-lettering history): for a
+    copy published again, which the broker must count afresh."""
+    return {key: value for key, value in (headers or {}).items() if key not in _BROKER_HEADERS}
+
+
+REPLAYS_HEADER = "x-chathub-replays"
+"""How many times an operator replayed a message from a dead-letter queue."""
+DEFERRALS_HEADER = "x-chathub-deferrals"
+"""How many times a message was put back at the end of its queue to wait out an outage."""
 
 
 def to_incoming(message: AbstractIncomingMessage) -> Incoming:
@@ -88,6 +108,9 @@ class Broker:
         self._exchange: AbstractRobustExchange | None = None
         self._queues: dict[str, AbstractQueue] = {}
         self._consumer_tags: dict[str, str] = {}
+        self._in_flight = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
 
     @property
     def connected(self) -> bool:
@@ -147,8 +170,8 @@ class Broker:
             timestamp=time.time(),
         )
         try:
-            async with asyncio.timeout(self._publish_timeout):
-                await self._exchange.publish(message, routing_key, mandatory=True, timeout=self._publish_timeout)
+            async with asyncio.timeout(self._publish_timeout):  # also while a robust channel waits to reconnect
+                await self._exchange.publish(message, routing_key, mandatory=True)
         except aiormq.exceptions.PublishError as exc:
             raise PublishError(f"message {message_id} to {routing_key!r} was returned: no queue takes it") from exc
         except aiormq.exceptions.DeliveryError as exc:
@@ -170,17 +193,53 @@ class Broker:
         self._queues[f"consume:{queue_name}"] = queue
 
         async def on_message(message: AbstractIncomingMessage) -> None:
+            self._in_flight += 1
+            self._settled.clear()
             try:
-                disposition = await consumer(to_incoming(message))
-            except Exception:
-                logger.exception("consumer failed on message %s; it will be retried", message.message_id)
-                disposition = Disposition.RETRY
-            await settle(message, disposition)
+                try:
+                    disposition = await consumer(to_incoming(message))
+                except Exception:
+                    logger.exception("consumer failed on message %s; it will be retried", message.message_id)
+                    disposition = Disposition.RETRY
+                if disposition is Disposition.DEFER:
+                    disposition = await self._defer(queue_name, message)
+                await settle(message, disposition)
+            finally:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._settled.set()
 
         self._consumer_tags[queue_name] = await queue.consume(on_message)
 
-    async def stop_consuming(self) -> None:
-        """Stop taking new deliveries (those in flight finish and are settled)."""
+    async def _defer(self, queue_name: str, message: AbstractIncomingMessage) -> Disposition:
+        """Publish a copy of ``message`` to the back of ``queue_name``; then the delivery may be acknowledged.
+        If the copy cannot be published, the delivery is returned instead (and that counts as a delivery)."""
+        headers = without_broker_headers(message.headers)
+        deferrals = headers.get(DEFERRALS_HEADER, 0)
+        headers[DEFERRALS_HEADER] = (deferrals if isinstance(deferrals, int) else 0) + 1
+        try:
+            await self.publish(
+                queue_name,
+                message.body,
+                type=message.type or "",
+                message_id=message.message_id,
+                correlation_id=message.correlation_id,
+                headers=headers,
+                priority=message.priority,
+            )
+        except PublishError as exc:
+            logger.warning("message %s could not be deferred (%s); returning it", message.message_id, exc)
+            return Disposition.RETRY
+        return Disposition.ACK
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries being consumed and not settled yet."""
+        return self._in_flight
+
+    async def stop_consuming(self, grace: float = 10.0) -> bool:
+        """Stop taking new deliveries, and wait up to ``grace`` seconds for those in flight to be settled;
+        whether they all were (the others are redelivered once the connection closes)."""
         for name, tag in list(self._consumer_tags.items()):
             queue = self._queues.get(f"consume:{name}")
             if queue is not None:
@@ -189,6 +248,13 @@ class Broker:
                 except Exception as exc:  # the channel may already be gone
                     logger.debug("cancel of consumer %s failed: %r", tag, exc)
             del self._consumer_tags[name]
+        try:
+            async with asyncio.timeout(grace):
+                await self._settled.wait()
+        except TimeoutError:
+            logger.warning("%d deliveries not settled in %.0fs; they will be redelivered", self._in_flight, grace)
+            return False
+        return True
 
     async def queue_depth(self, queue_name: str) -> int:
         """Messages ready in ``queue_name`` (unacknowledged ones are not counted by the broker)."""
@@ -198,6 +264,64 @@ class Broker:
         channel = await self._publish_channel.get_underlay_channel()
         declared = await channel.queue_declare(queue_name, passive=True)
         return declared.message_count or 0
+
+    async def dead_letters(self, queue_name: str, limit: int = 1000) -> list[DeadLetter]:
+        """Up to ``limit`` messages of the dead-letter queue ``queue_name``, left where they are."""
+        assert self._connection is not None, "connect() first"
+        channel = await self._connection.channel()
+        try:
+            queue = await channel.get_queue(queue_name, ensure=False)
+            found = []
+            while len(found) < limit:
+                message = await queue.get(no_ack=False, fail=False)
+                if message is None:
+                    break
+                found.append(dead_letter_of(message.body, message.message_id, message.type, message.headers))
+            return found  # unacknowledged: back in the queue when the channel closes
+        finally:
+            await channel.close()
+
+    async def replay(self, queue_name: str, limit: int | None = None) -> list[DeadLetter]:
+        """Publish each message of the dead-letter queue ``queue_name`` to the queue it died in, then take it
+        off; at most the messages there at the start (one that dies again is not replayed twice), and at most
+        ``limit``. Stops at the first that cannot be published (it stays). The replayed messages."""
+        assert self._connection is not None, "connect() first"
+        channel = await self._connection.channel()
+        replayed: list[DeadLetter] = []
+        try:
+            underlay = await channel.get_underlay_channel()
+            present = (await underlay.queue_declare(queue_name, passive=True)).message_count or 0
+            queue = await channel.get_queue(queue_name, ensure=False)
+            for _ in range(min(present, limit if limit is not None else present)):
+                message = await queue.get(no_ack=False, fail=False)
+                if message is None:
+                    break
+                letter = dead_letter_of(message.body, message.message_id, message.type, message.headers)
+                if not letter.queue:
+                    logger.warning("message %s has no x-death queue: left in %s", message.message_id, queue_name)
+                    await message.nack(requeue=True)
+                    continue
+                headers = without_broker_headers(message.headers)
+                replays = headers.get(REPLAYS_HEADER, 0)
+                headers[REPLAYS_HEADER] = (replays if isinstance(replays, int) else 0) + 1
+                try:
+                    await self.publish(
+                        letter.queue,
+                        message.body,
+                        type=message.type or "",
+                        message_id=message.message_id,
+                        correlation_id=message.correlation_id,
+                        headers=headers,
+                        priority=message.priority,
+                    )
+                except PublishError:
+                    await message.nack(requeue=True)
+                    raise
+                await message.ack()
+                replayed.append(letter)
+            return replayed
+        finally:
+            await channel.close()
 
     async def close(self) -> None:
         if self._connection is not None:

@@ -1,8 +1,9 @@
-"""The message envelope of PROTOCOL.md section 3 and its parsing, shared by both services.
+"""The message envelope of docs/protocol.md section 3 and its parsing, shared by both services.
 
-A transport adapter turns an AMQP delivery into an :class:`Incoming`; :func:`parse_command` validates
-it against a registry of command models and returns a :class:`Command`, or raises
-:class:`~contracts.errors.ContractError` with the code the reply must carry.
+A transport adapter turns an AMQP delivery into an :class:`Incoming`; :func:`parse` validates it against a
+registry of message classes (``contracts.commands.COMMANDS`` or ``contracts.notifications.NOTIFICATIONS``)
+and returns a :class:`Received`, or raises :class:`~contracts.errors.ContractError` with the code the reply
+must carry.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
 from contracts.errors import ContractError, ErrorCode
 
@@ -42,7 +43,10 @@ def _header_int(value: Any) -> Any:
     return value
 
 
-HeaderInt = Annotated[int, BeforeValidator(_header_int)]
+HeaderId = Annotated[int, BeforeValidator(_header_int), Field(gt=0, le=INT64_MAX)]
+"""A positive 64-bit id (a Telegram user, an event, a Telegram message)."""
+HeaderChat = Annotated[int, BeforeValidator(_header_int), Field(ge=-INT64_MAX, le=INT64_MAX)]
+"""A Telegram chat id (groups' are negative), 64-bit."""
 
 
 class Headers(BaseModel):
@@ -50,10 +54,10 @@ class Headers(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
-    user_id: HeaderInt | None = None
-    chat_id: HeaderInt | None = None
-    message_id: HeaderInt | None = None
-    event_id: HeaderInt | None = None
+    user_id: HeaderId | None = None
+    chat_id: HeaderChat | None = None
+    message_id: HeaderId | None = None
+    event_id: HeaderId | None = None
 
     def to_amqp(self) -> dict[str, int]:
         """Headers as sent on the wire (integers; absent values left out)."""
@@ -86,6 +90,7 @@ class Reply(BaseModel):
     ok: bool
     data: dict[str, Any] | None = None
     error: ErrorInfo | None = None
+    _body: bytes | None = PrivateAttr(default=None)
 
     @classmethod
     def success(cls, data: BaseModel | Mapping[str, Any]) -> Reply:
@@ -97,7 +102,10 @@ class Reply(BaseModel):
         return cls(ok=False, error=ErrorInfo(code=str(code), message=message))
 
     def to_body(self) -> bytes:
-        return self.model_dump_json(exclude_none=True).encode()
+        """The reply as sent (serialized once: a reply may be stored and sent)."""
+        if self._body is None:
+            self._body = self.model_dump_json(exclude_none=True).encode()
+        return self._body
 
 
 def reply_type(command_type: str | None) -> str:
@@ -109,8 +117,8 @@ ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class Command(Generic[ArgsT]):
-    """A validated command: its name, envelope headers and typed arguments."""
+class Received(Generic[ArgsT]):
+    """A validated message: its name, envelope headers and typed body (an instance of its class)."""
 
     name: str
     headers: Headers
@@ -166,6 +174,8 @@ def decode_body(incoming: Incoming) -> tuple[str | None, dict[str, Any]]:
         decoded = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ContractError(ErrorCode.BAD_REQUEST, f"the body is not valid JSON ({exc})") from None
+    except ValueError:  # an integer of more digits than Python converts (4,300)
+        raise ContractError(ErrorCode.BAD_REQUEST, "the body holds a number far too long to be an id") from None
     if not isinstance(decoded, dict):
         raise ContractError(ErrorCode.BAD_REQUEST, "the body must be a JSON object")
     return None, decoded
@@ -184,13 +194,13 @@ def command_name(incoming: Incoming, legacy_name: str | None) -> str:
     return name
 
 
-def parse_command(
+def parse(
     incoming: Incoming,
-    registry: Mapping[str, type[BaseModel]],
+    registry: Mapping[str, type[ArgsT]],
     *,
     require_user: bool = True,
-) -> Command[BaseModel]:
-    """Validate ``incoming`` against ``registry`` (command name → argument model).
+) -> Received[ArgsT]:
+    """Validate ``incoming`` against ``registry`` (message name → its class).
 
     Raises :class:`ContractError` with the code the reply must carry.
     """
@@ -213,4 +223,4 @@ def parse_command(
         parsed = model.model_validate(args)
     except ValidationError as exc:
         raise ContractError(ErrorCode.BAD_REQUEST, describe_validation_error(exc)) from None
-    return Command(name=name, headers=headers, args=parsed, message_id=incoming.message_id or "")
+    return Received(name=name, headers=headers, args=parsed, message_id=incoming.message_id or "")

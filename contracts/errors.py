@@ -1,4 +1,4 @@
-"""Stable error codes of the wire contract (PROTOCOL.md section 3)."""
+"""Stable error codes of the wire contract (docs/protocol.md section 3)."""
 
 from enum import StrEnum
 
@@ -17,6 +17,13 @@ class ErrorCode(StrEnum):
     CONFIRMATION_NOT_OPEN = "confirmation_not_open"
     CONFIRMATION_CLOSED = "confirmation_closed"
     NOT_YOUR_PARTNER = "not_your_partner"
+    RATING_CLOSED = "rating_closed"
+    OFFER_NOT_FOUND = "offer_not_found"
+    OFFER_EXPIRED = "offer_expired"
+    OFFER_ALREADY_ACCEPTED = "offer_already_accepted"
+    NOT_ELIGIBLE = "not_eligible"
+    NOT_AN_ORGANIZER = "not_an_organizer"
+    BANNED = "banned"
     INTERNAL_ERROR = "internal_error"
 
 

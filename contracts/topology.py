@@ -1,4 +1,4 @@
-"""Broker topology of PROTOCOL.md section 2: names and queue arguments, shared by both services.
+"""Broker topology of docs/protocol.md section 2: names and queue arguments, shared by both services.
 
 Both services declare everything here at start with identical arguments, so a message waits in
 its queue even while its consumer is down.

@@ -6,13 +6,14 @@ import argparse
 import importlib
 import sys
 
+from chathub_common.cli import exit_code
 from chathub_common.logs import setup_logging
 from datemaker.cli import SUBCOMMANDS
 from datemaker.config import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m datemaker", description="Chathub's speed-dating orchestrator")
+    parser = argparse.ArgumentParser(prog="datemaker", description="Chathub's speed-dating orchestrator")
     parser.add_argument("--debug", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
@@ -27,13 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "serve"])
     settings = Settings()
     setup_logging(args.debug or settings.debug)
-    try:
-        return args.run(args, settings)
-    except KeyboardInterrupt:
-        return 130
-    except (ConnectionError, OSError) as exc:
-        print(f"datemaker: {exc}", file=sys.stderr)
-        return 1
+    return exit_code("datemaker", lambda: args.run(args, settings))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Make sure PostgreSQL and RabbitMQ answer on localhost; start the Debian services when they are
-# installed but stopped. Exits non-zero with instructions when a service is absent.
+# Make sure PostgreSQL, RabbitMQ and Redis answer on localhost; start the Debian services when they are
+# installed but stopped (Redis: installed with apt-get when absent and we are root). Exits non-zero with
+# instructions when a service is absent.
 set -u
 PG_HOST=${POSTGRES_HOST:-127.0.0.1}
 PG_PORT=${POSTGRES_PORT:-5432}
 MQ_HOST=${RABBITMQ_HOST:-127.0.0.1}
 MQ_PORT=${RABBITMQ_PORT:-5672}
+REDIS_HOST=127.0.0.1
+REDIS_PORT=6379
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
@@ -42,7 +45,25 @@ ensure_rabbitmq() {
   return 1
 }
 
+ensure_redis() {  # the bot's dialogs and pending requests (REDIS_URL, default redis://127.0.0.1:6379/0)
+  port_open "$REDIS_HOST" "$REDIS_PORT" && return 0
+  if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Redis is not installed; installing Debian's redis-server..."
+    (apt-get install -y -q redis-server >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q redis-server >/dev/null 2>&1; }) || true
+  fi
+  if command -v redis-server >/dev/null 2>&1; then
+    echo "Redis is not answering on $REDIS_HOST:$REDIS_PORT; starting it..."
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --save "" --appendonly no >/dev/null || true
+    wait_port "$REDIS_HOST" "$REDIS_PORT" 20 && return 0
+  fi
+  echo "Redis is not reachable on $REDIS_HOST:$REDIS_PORT." >&2
+  echo "  Debian: apt-get install redis-server && redis-server --daemonize yes" >&2
+  echo "  Docker: docker compose -f docker/compose.yaml up -d redis" >&2
+  return 1
+}
+
 status=0
 ensure_postgres || status=1
 ensure_rabbitmq || status=1
+ensure_redis || status=1
 exit $status

@@ -33,8 +33,11 @@ locals {
     {
       TG_BOT_RABBITMQ_USERNAME = var.broker_username
       METRICS_PORT             = "9102"
+      WEBAPP_HOST              = "0.0.0.0" # the Mini App, for its load balancer (terraform/webapp.tf)
+      WEBAPP_PORT              = tostring(local.webapp_port)
     },
     var.tg_api_base == "" ? {} : { TG_API_BASE = var.tg_api_base },
+    local.webapp_url == "" ? {} : { WEBAPP_URL = local.webapp_url },
   )
 
   # Environment variable -> Secrets Manager ARN, injected by ECS when a task starts.
@@ -156,15 +159,18 @@ resource "aws_ecs_task_definition" "bot" {
 
   container_definitions = jsonencode([
     {
-      name         = "bot"
-      image        = local.image
-      essential    = true
-      command      = ["python", "-m", "chathub_bot"]
-      environment  = [for name, value in local.bot_environment : { name = name, value = value }]
-      secrets      = [for name, arn in local.bot_secrets : { name = name, valueFrom = arn }]
-      portMappings = [{ name = "metrics", containerPort = 9102, protocol = "tcp" }]
-      healthCheck  = local.container_health_check
-      stopTimeout  = 30
+      name        = "bot"
+      image       = local.image
+      essential   = true
+      command     = ["python", "-m", "chathub_bot"]
+      environment = [for name, value in local.bot_environment : { name = name, value = value }]
+      secrets     = [for name, arn in local.bot_secrets : { name = name, valueFrom = arn }]
+      portMappings = [
+        { name = "metrics", containerPort = 9102, protocol = "tcp" },
+        { name = "webapp", containerPort = local.webapp_port, protocol = "tcp" },
+      ]
+      healthCheck = local.container_health_check
+      stopTimeout = 30
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -189,10 +195,21 @@ resource "aws_ecs_service" "bot" {
   desired_count                      = 1
   deployment_maximum_percent         = 100
   deployment_minimum_healthy_percent = 0
+  health_check_grace_period_seconds  = local.webapp_enabled ? 60 : null
 
   deployment_circuit_breaker {
     enable   = true
     rollback = true
+  }
+
+  # The Mini App's load balancer sends HTTPS traffic to the bot's WEBAPP_PORT (terraform/webapp.tf).
+  dynamic "load_balancer" {
+    for_each = aws_lb_target_group.webapp
+    content {
+      target_group_arn = load_balancer.value.arn
+      container_name   = "bot"
+      container_port   = local.webapp_port
+    }
   }
 
   network_configuration {

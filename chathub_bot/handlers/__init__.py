@@ -2,8 +2,9 @@
 
 from aiogram import Router
 
-from chathub_bot.handlers import dating, event, fallback, profile, start
+from chathub_bot.handlers import dating, event, fallback, organizer, privacy, profile, start, tonight
 
 
 def routers() -> list[Router]:
-    return [module.router.router() for module in (start, dating, event, profile, fallback)]
+    features = [module.router for module in (organizer, start, privacy, dating, tonight, event, profile)]
+    return [handlers.router() for handlers in (*features, organizer.dialog, fallback.router)]

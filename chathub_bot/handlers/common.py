@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from chathub_bot.gateway import Actor
+from chathub_bot import texts
+from chathub_bot.gateway import Actor, DatemakerError, DatemakerGateway, DatemakerUnavailable
+from contracts import commands as c
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,24 @@ def actor_of(event: Message | CallbackQuery) -> Actor:
         chat_id = message.chat.id if message else event.from_user.id
         return Actor(event.from_user.id, chat_id, message.message_id if message else None)
     return Actor(event.from_user.id, event.chat.id)
+
+
+async def ask(
+    gateway: DatemakerGateway,
+    actor: Actor,
+    command: c.Command[Any],
+    say: Callable[[str], Awaitable[Any]],
+    explain: Callable[[DatemakerError], str] = lambda exc: texts.error_text(exc.code),
+) -> Any:
+    """Send a command to datemaker and return its reply; None, after ``say``-ing why, when datemaker is busy or
+    refused it (``explain`` words the refusal)."""
+    try:
+        return await gateway.request(command, actor)
+    except DatemakerUnavailable:
+        await say(texts.busy())
+    except DatemakerError as exc:
+        await say(explain(exc))
+    return None
 
 
 def message_of(callback: CallbackQuery) -> Message | None:

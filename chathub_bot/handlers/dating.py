@@ -65,7 +65,9 @@ def menu(events: list[c.EventSummary], banner: str | None = None) -> Screen:
         when = texts.when(event.starts_at, event.timezone)
         spots = texts.spots(event.spots_left) if event.spots_left > 0 else _("only the waiting list is open")
         status = status_text(event.my_status)
-        lines.append(f"• {when} — {spots}" + (f" — {status}" if status else ""))
+        ages = texts.age_range(event.min_age, event.max_age)
+        ages_part = " — " + _("ages {ages}").format(ages=ages) if ages else ""
+        lines.append(f"• {when}{ages_part} — {spots}" + (f" — {status}" if status else ""))
         short = texts.when_short(event.starts_at, event.timezone)
         if event.my_status in ACTIVE:
             label = f"✅ {short}"
@@ -88,7 +90,45 @@ def menu(events: list[c.EventSummary], banner: str | None = None) -> Screen:
 
 
 async def menu_screen(gateway: DatemakerGateway, actor: Actor, banner: str | None = None) -> Screen:
-    return menu(await gateway.list_events(actor), banner)
+    return menu((await gateway.request(c.ListEvents(), actor)).events, banner)
+
+
+def event_screen(event: c.EventSummary, banner: str | None = None) -> Screen:
+    """One event: when, your registration, spots left; register or cancel."""
+    lines = [banner, ""] if banner else []
+    lines.append(f"<b>{texts.when(event.starts_at, event.timezone)}</b>")
+    if event.my_status in ACTIVE:
+        lines.append(_("Your registration: {status}").format(status=status_text(event.my_status)))
+    ages = texts.age_range(event.min_age, event.max_age)
+    if ages:
+        lines.append(_("For ages {ages}").format(ages=ages))
+    lines.append(texts.spots(event.spots_left))
+    builder = InlineKeyboardBuilder()
+    if event.my_status in ACTIVE:
+        cancel = EventCb(action=EventAction.CANCEL, event_id=event.event_id)
+        builder.row(InlineKeyboardButton(text=_("❌ Cancel my registration"), callback_data=cancel.pack()))
+    else:
+        register = EventCb(action=EventAction.REGISTER, event_id=event.event_id)
+        builder.row(InlineKeyboardButton(text=_("📝 Register"), callback_data=register.pack()))
+    builder.row(back_button())
+    return "\n".join(lines), builder.as_markup()
+
+
+def registered_screen(result: c.RegisterResult) -> Screen | None:
+    """The event after a registration, with what became of it; None from a datemaker older than the event
+    summary in the reply."""
+    if result.event is None:
+        return None
+    when = texts.when(result.event.starts_at, result.event.timezone)
+    if result.status == "waitlisted":
+        banner = _(
+            "⏳ The event on {when} is full, so you are on its waiting list. We will tell you if a spot frees up."
+        )
+    elif result.status == "already_registered":
+        banner = _("You are already registered for the event on {when}.")
+    else:
+        banner = _("✅ You are registered for the event on {when}! A day before it we will ask you to confirm.")
+    return event_screen(result.event, banner.format(when=when))
 
 
 def _find(events: list[c.EventSummary], event_id: int) -> c.EventSummary | None:
@@ -140,19 +180,8 @@ async def on_register(callback: CallbackQuery, callback_data: EventCb, gateway: 
     actor = actor_of(callback)
 
     async def build() -> Screen:
-        result = await gateway.register_event(actor, callback_data.event_id)
-        events = await gateway.list_events(actor)
-        event = _find(events, callback_data.event_id)
-        when = texts.when(event.starts_at, event.timezone) if event else ""
-        if result.status == "waitlisted":
-            banner = _(
-                "⏳ The event on {when} is full, so you are on its waiting list. We will tell you if a spot frees up."
-            )
-        elif result.status == "already_registered":
-            banner = _("You are already registered for the event on {when}.")
-        else:
-            banner = _("✅ You are registered for the event on {when}! A day before it we will ask you to confirm.")
-        return menu(events, banner.format(when=when))
+        result = await gateway.request(c.RegisterEvent(event_id=callback_data.event_id), actor)
+        return registered_screen(result) or await menu_screen(gateway, actor)
 
     await respond(callback, build)
 
@@ -162,23 +191,11 @@ async def on_open(callback: CallbackQuery, callback_data: EventCb, gateway: Date
     actor = actor_of(callback)
 
     async def build() -> Screen:
-        events = await gateway.list_events(actor)
+        events = (await gateway.request(c.ListEvents(), actor)).events
         event = _find(events, callback_data.event_id)
         if event is None:
             return menu(events, texts.error_text("event_not_found"))
-        lines = [f"<b>{texts.when(event.starts_at, event.timezone)}</b>"]
-        if event.my_status in ACTIVE:
-            lines.append(_("Your registration: {status}").format(status=status_text(event.my_status)))
-        lines.append(texts.spots(event.spots_left))
-        builder = InlineKeyboardBuilder()
-        if event.my_status in ACTIVE:
-            cancel = EventCb(action=EventAction.CANCEL, event_id=event.event_id)
-            builder.row(InlineKeyboardButton(text=_("❌ Cancel my registration"), callback_data=cancel.pack()))
-        else:
-            register = EventCb(action=EventAction.REGISTER, event_id=event.event_id)
-            builder.row(InlineKeyboardButton(text=_("📝 Register"), callback_data=register.pack()))
-        builder.row(back_button())
-        return "\n".join(lines), builder.as_markup()
+        return event_screen(event)
 
     await respond(callback, build)
 
@@ -188,7 +205,7 @@ async def on_cancel(callback: CallbackQuery, callback_data: EventCb, gateway: Da
     actor = actor_of(callback)
 
     async def build() -> Screen:
-        event = _find(await gateway.list_events(actor), callback_data.event_id)
+        event = _find((await gateway.request(c.ListEvents(), actor)).events, callback_data.event_id)
         when = texts.when(event.starts_at, event.timezone) if event else ""
         confirmed = EventCb(action=EventAction.CANCEL_CONFIRMED, event_id=callback_data.event_id)
         keyboard = InlineKeyboardMarkup(
@@ -207,7 +224,7 @@ async def on_cancel_confirmed(callback: CallbackQuery, callback_data: EventCb, g
     actor = actor_of(callback)
 
     async def build() -> Screen:
-        await gateway.cancel_registration(actor, callback_data.event_id)
+        await gateway.request(c.CancelRegistration(event_id=callback_data.event_id), actor)
         return await menu_screen(gateway, actor, _("Your registration is cancelled."))
 
     await respond(callback, build)
@@ -234,7 +251,7 @@ async def on_cancel_all_confirmed(callback: CallbackQuery, gateway: DatemakerGat
     actor = actor_of(callback)
 
     async def build() -> Screen:
-        result = await gateway.cancel_registration(actor, 0)
+        result = await gateway.request(c.CancelRegistration(event_id=0), actor)
         count = len(result.cancelled)
         if count:
             banner = _("Cancelled {n} registration.", "Cancelled {n} registrations.", n=count).format(n=count)

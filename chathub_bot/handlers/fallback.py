@@ -18,10 +18,15 @@ logger = logging.getLogger(__name__)
 router = Handlers("fallback")
 
 
+def stale_button() -> str:
+    """The answer to a button that is out of date, or not one of ours."""
+    return _("This button is out of date. Send /date to start again.")
+
+
 @router.callback_query()
 async def on_stale_button(callback: CallbackQuery) -> None:
     logger.info("unknown or stale button %r from user %s", (callback.data or "")[:64], callback.from_user.id)
-    await toast(callback, _("This button is out of date. Send /date to start again."), alert=True)
+    await toast(callback, stale_button(), alert=True)
 
 
 @router.message()
@@ -37,8 +42,13 @@ async def on_error(event: ErrorEvent) -> bool:
     logger.error("update %s failed: %r", event.update.update_id, event.exception, exc_info=event.exception)
     with contextlib.suppress(TelegramAPIError, LookupError, RuntimeError):
         text = _("Something went wrong on our side. Please try again later.")
-        if event.update.callback_query is not None:
-            await event.update.callback_query.answer(text, show_alert=True)
+        query = event.update.callback_query
+        if query is not None:
+            try:
+                await query.answer(text, show_alert=True)
+            except TelegramAPIError:  # answered already (a handler answers at once): say it in the chat
+                if query.bot is not None:
+                    await query.bot.send_message(query.from_user.id, text)
         elif event.update.message is not None:
             await event.update.message.answer(text)
     return True

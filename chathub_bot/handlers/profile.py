@@ -18,7 +18,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from chathub_bot import texts, validation
 from chathub_bot.callbacks import ProfileAction, ProfileCb
-from chathub_bot.gateway import DatemakerError, DatemakerGateway, DatemakerUnavailable
+from chathub_bot.gateway import DatemakerError, DatemakerGateway, DatemakerUnavailable, profile_of
 from chathub_bot.handlers.common import Handlers, actor_of, show, toast
 from chathub_bot.validation import InvalidAnswer, Problem
 from contracts import commands as c
@@ -35,11 +35,13 @@ class ProfileForm(StatesGroup):
     gender = State()
     birthday = State()
     city = State()
+    partner_ages = State()
     bio = State()
     photo = State()
 
 
-FIELDS = ("name", "gender", "birthday", "city", "bio", "photo")
+FIELDS = ("name", "gender", "birthday", "city", "partner_ages", "bio", "photo")
+SKIPPABLE = ("partner_ages", "bio", "photo")
 STATES = {field: getattr(ProfileForm, field) for field in FIELDS}
 
 
@@ -65,6 +67,11 @@ def question(field: str) -> tuple[str, InlineKeyboardMarkup | None]:
         return _("When is your birthday? Send it as DD.MM.YYYY, for example 17.05.1995."), None
     if field == "city":
         return _("Which city do you live in?"), None
+    if field == "partner_ages":
+        return _(
+            "Which ages would you like to meet? Send a range such as 25-35, or 30+ for no upper limit, or press Skip "
+            "to meet any age."
+        ), _keyboard(skip)
     if field == "bio":
         return _("Tell a little about yourself (up to 1000 characters), or press Skip."), _keyboard(skip)
     return _("Send a photo for your profile, or press Skip."), _keyboard(skip)
@@ -80,6 +87,7 @@ def problem_text(problem: Problem) -> str:
         Problem.TOO_YOUNG: _("Sorry, our events are for adults only (18+)."),
         Problem.TOO_OLD: _("Please check the year."),
         Problem.UNKNOWN_GENDER: _("Please choose one of the buttons."),
+        Problem.NOT_AN_AGE_RANGE: _("I could not read that range: two ages from 18 to 120, the smaller first."),
     }
     return texts_by_problem[problem]
 
@@ -97,6 +105,7 @@ def profile_keyboard() -> InlineKeyboardMarkup:
         (_("Birthday"), ProfileCb(action=edit, value="birthday")),
         (_("City"), ProfileCb(action=edit, value="city")),
         (_("About me"), ProfileCb(action=edit, value="bio")),
+        (_("Partner ages"), ProfileCb(action=edit, value="partner_ages")),
         (_("Photo"), ProfileCb(action=edit, value="photo")),
         (_("Fill in again"), ProfileCb(action=ProfileAction.RESTART)),
         columns=3,
@@ -111,6 +120,7 @@ def draft_of(profile: c.Profile) -> dict[str, Any]:
         "city": profile.city,
         "bio": profile.bio,
         "photo_file_id": profile.photo_file_id,
+        "partner_ages": [profile.partner_age_min, profile.partner_age_max],
     }
 
 
@@ -141,7 +151,7 @@ async def send_profile(message: Message, profile: c.Profile) -> None:
 async def on_profile(message: Message, state: FSMContext, gateway: DatemakerGateway) -> None:
     await state.clear()
     try:
-        profile = await gateway.get_profile(actor_of(message))
+        profile = await profile_of(gateway, actor_of(message))
     except (DatemakerUnavailable, DatemakerError):
         await message.answer(texts.busy())
         return
@@ -159,7 +169,7 @@ async def on_edit(
         await toast(callback, _("This button is out of date. Send /profile to start again."))
         return
     try:
-        profile = await gateway.get_profile(actor_of(callback))
+        profile = await profile_of(gateway, actor_of(callback))
     except (DatemakerUnavailable, DatemakerError):
         await toast(callback, texts.busy(), alert=True)
         return
@@ -218,6 +228,7 @@ async def save(event: Message | CallbackQuery, state: FSMContext, gateway: Datem
         text, markup = question(missing[0])
         await respond(text, markup)
         return
+    ages = draft.get("partner_ages") or [None, None]
     args = c.UpsertProfile(
         name=draft["name"],
         gender=draft["gender"],
@@ -225,11 +236,13 @@ async def save(event: Message | CallbackQuery, state: FSMContext, gateway: Datem
         city=draft["city"],
         bio=draft.get("bio") or None,
         photo_file_id=draft.get("photo_file_id") or None,
+        partner_age_min=ages[0],
+        partner_age_max=ages[1],
         username=validation.telegram_username(user.username),
         language=validation.telegram_language(user.language_code),
     )
     try:
-        profile = await gateway.upsert_profile(actor_of(event), args)
+        profile = (await gateway.request(args, actor_of(event))).profile
     except DatemakerUnavailable:
         retry = _keyboard((_("Try again"), ProfileCb(action=ProfileAction.SAVE)))
         await respond(texts.busy(), retry)
@@ -316,6 +329,20 @@ async def on_city(message: Message, state: FSMContext, gateway: DatemakerGateway
     await _typed_answer(message, "city", validation.parse_city, state, gateway)
 
 
+@router.message(ProfileForm.partner_ages, F.text)
+async def on_partner_ages(message: Message, state: FSMContext, gateway: DatemakerGateway) -> None:
+    if (message.text or "").strip().lower() == "/skip":
+        await _accept(message, "partner_ages", None, state, gateway)
+        return
+    try:
+        ages = validation.parse_age_range(message.text)
+    except InvalidAnswer as exc:
+        text, markup = _reask("partner_ages", problem_text(exc.problem))
+        await message.answer(text, reply_markup=markup)
+        return
+    await _accept(message, "partner_ages", list(ages), state, gateway)
+
+
 @router.message(ProfileForm.bio, F.text)
 async def on_bio(message: Message, state: FSMContext, gateway: DatemakerGateway) -> None:
     if (message.text or "").strip().lower() == "/skip":
@@ -345,7 +372,7 @@ async def on_photo_skip_text(message: Message, state: FSMContext, gateway: Datem
 async def on_skip(callback: CallbackQuery, state: FSMContext, gateway: DatemakerGateway) -> None:
     await toast(callback)
     current = await state.get_state()
-    field = next((f for f, s in STATES.items() if s.state == current and f in ("bio", "photo")), None)
+    field = next((f for f, s in STATES.items() if s.state == current and f in SKIPPABLE), None)
     if field is None:
         await show(callback, _("This question is no longer open. Send /profile to see your profile."))
         return
@@ -367,6 +394,7 @@ async def on_gender_other(message: Message) -> None:
 @router.message(ProfileForm.name)
 @router.message(ProfileForm.birthday)
 @router.message(ProfileForm.city)
+@router.message(ProfileForm.partner_ages)
 @router.message(ProfileForm.bio)
 async def on_not_text(message: Message, state: FSMContext) -> None:
     """A sticker, photo or anything else where text is expected."""

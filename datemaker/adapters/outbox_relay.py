@@ -4,6 +4,10 @@ A batch of unsent rows is claimed (``FOR UPDATE SKIP LOCKED``, so several instan
 published concurrently with publisher confirms, highest priority first, and marked sent in the same
 transaction. A crash before the mark means the batch is published again with the same message ids,
 which receivers drop: at least once on the wire, once for the user.
+
+A match's contacts are read when the message is published, not when it was decided: a username changed
+since is the new one, and someone who erased their data is no longer anybody's contact (a message left
+with no contact at all is not sent).
 """
 
 from __future__ import annotations
@@ -15,9 +19,26 @@ import logging
 
 import asyncpg
 
+from contracts.notifications import SendMatchMessage
 from datemaker.service.ports import Publisher
 
 logger = logging.getLogger(__name__)
+
+
+_CLAIM = f"""
+    SELECT o.id, o.message_id, o.type, o.headers,
+           CASE WHEN o.type = '{SendMatchMessage.type}' THEN jsonb_set(o.body, '{{matches}}', (
+               SELECT coalesce(jsonb_agg(
+                          jsonb_build_object('user_id', u.user_id, 'name', u.name, 'username', u.username)
+                          ORDER BY m.n), '[]'::jsonb)
+               FROM jsonb_array_elements(o.body -> 'matches') WITH ORDINALITY AS m(contact, n)
+               JOIN users u ON u.user_id = (m.contact ->> 'user_id')::bigint AND u.erased_at IS NULL))
+           ELSE o.body END AS body,
+           CASE WHEN o.type = '{SendMatchMessage.type}' THEN jsonb_array_length(o.body -> 'matches') ELSE 0 END
+               AS contacts_listed
+    FROM outbox o WHERE o.sent_at IS NULL
+    ORDER BY o.priority, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED"""
+"""A batch of unsent messages, most urgent first, with matches' contacts as they are now."""
 
 
 class OutboxRelay:
@@ -85,16 +106,14 @@ class OutboxRelay:
     async def publish_batch(self) -> tuple[int, int]:
         """Publish one batch of unsent messages; (published, failed)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                """SELECT id, message_id, type, headers, body FROM outbox WHERE sent_at IS NULL
-                   ORDER BY priority, id LIMIT $1 FOR UPDATE SKIP LOCKED""",
-                self._batch,
-            )
+            rows = await conn.fetch(_CLAIM, self._batch)
             if not rows:
                 return 0, 0
             limit = asyncio.Semaphore(self._concurrency)
 
             async def publish(row: asyncpg.Record) -> int | None:
+                if row["contacts_listed"] and not row["body"]["matches"]:
+                    return row["id"]  # every contact erased their data: nothing left to tell
                 async with limit:
                     try:
                         await self._publisher.publish(

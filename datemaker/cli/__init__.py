@@ -4,5 +4,15 @@ A module's ``register`` adds its parser and sets ``run=<function(args, settings)
 heavy imports stay inside the run function so that ``--help`` is instant.
 """
 
-SUBCOMMANDS = ("serve", "migrate", "meet_login", "plan", "events", "retention", "demo")
+SUBCOMMANDS = (
+    "serve",
+    "migrate",
+    "meet_login",
+    "plan",
+    "events",
+    "schedules",
+    "organizers",
+    "retention",
+    "dead_letters",
+)
 """Module names under ``datemaker.cli``, in the order ``--help`` lists them."""

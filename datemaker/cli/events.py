@@ -1,4 +1,4 @@
-"""``events``: the organizer's command line: create (one event or a series), list, show, cancel, export.
+"""``events``: the organizer's command line: create (one event or a series), list, show, board, cancel, export.
 
 Bad input gets one line on stderr and exit status 2, never a traceback. The rules an event's settings
 must meet live in :mod:`datemaker.domain.event_settings`; this module parses, calls and prints.
@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-import types
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from datemaker.cli.common import (
+    EXIT_DECLINED,
+    action_group,
+    add_event_settings,
+    event_settings,
+    identifier,
+    run_action,
+    table,
+    when,
+    whole_number,
+)
 from datemaker.config import Settings
 
 if TYPE_CHECKING:
@@ -22,10 +32,8 @@ if TYPE_CHECKING:
     from datemaker.adapters.postgres.organizer import DateLine, EventReport, OrganizerQueries, RegistrantLine
     from datemaker.domain.event_settings import EventSettings
     from datemaker.domain.events import Event
+    from datemaker.domain.spaces import Outlook
 
-EXIT_BAD_INPUT = 2
-EXIT_DECLINED = 1
-MAX_EVENT_ID = 2**63 - 1
 CSV_COLUMNS = (
     "user_id",
     "name",
@@ -45,57 +53,17 @@ CSV_COLUMNS = (
     "matched_with",
 )
 """Columns of ``events export``: times are ISO 8601 in the event's timezone, groups count from 1."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An action's parser: reports a usage error, unknown arguments included, in one line."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        parsed, extras = super().parse_known_args(args, namespace)
-        if extras:
-            self.error(f"unrecognized arguments: {' '.join(extras)}")
-        return parsed, extras
-
-
-def _duration(text: str) -> int:
-    from datemaker.domain.event_settings import InvalidEventSettings, parse_duration
-
-    try:
-        return parse_duration(text)
-    except InvalidEventSettings as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
-
-
-def _event_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an event id (a positive whole number)") from None
-    if not 1 <= value <= MAX_EVENT_ID:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an event id (a positive whole number)")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+_event_id = identifier("an event")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    actions = action_group(
+        commands,
         "events",
-        help="organize events: create (one or a series), list, show, cancel, export",
+        run,
+        help="organize events: create (one or a series), list, show, board, cancel, export",
         description="The organizer's tools. Times are shown in each event's own timezone.",
     )
-    parser.error = types.MethodType(_Parser.error, parser)  # type: ignore[method-assign]
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
 
     create = actions.add_parser(
         "create",
@@ -109,30 +77,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="TIME",
         help="local start time in the event's timezone ('2026-12-05 19:00') or ISO 8601 with an offset",
     )
-    create.add_argument("--timezone", metavar="ZONE", help="IANA timezone of the event (default Europe/Moscow)")
-    create.add_argument("--capacity", type=_count, metavar="N", help="seats (default 20)")
-    create.add_argument("--round", type=_duration, metavar="SECONDS", help="length of a date (default 300)")
-    create.add_argument("--break", type=_duration, metavar="SECONDS", help="break between rounds (default 60)")
-    create.add_argument(
-        "--rules-lead", type=_duration, metavar="SECONDS", help="rules go out this long before the start (default 300)"
-    )
-    create.add_argument(
-        "--confirm-open",
-        type=_duration,
-        metavar="SECONDS",
-        help="confirmation requests go out this long before the start (default 86400)",
-    )
-    create.add_argument(
-        "--confirm-deadline",
-        type=_duration,
-        metavar="SECONDS",
-        help="confirmations (and registration) close this long before the start (default 3600)",
-    )
-    create.add_argument("--max-rounds", type=_count, metavar="N", help="at most this many rounds (default 10)")
-    create.add_argument("--group-size", type=_count, metavar="N", help="people per group at most (default 20)")
-    create.add_argument("--mode", choices=("bipartite", "open"), help="who may meet whom (default bipartite)")
+    add_event_settings(create)
     create.add_argument("--repeat", choices=("weekly", "daily"), help="create a series, at the same local time")
-    create.add_argument("--count", type=_count, metavar="N", help="how many events the series has")
+    create.add_argument("--count", type=whole_number, metavar="N", help="how many events the series has")
     create.set_defaults(handler=_create)
 
     listing = actions.add_parser("list", help="upcoming and recent events as a table")
@@ -141,12 +88,28 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="every event, however old (default: not over, or started in the last 14 days)",
     )
-    listing.add_argument("--limit", type=_count, default=50, metavar="N", help="at most N events (default 50)")
+    listing.add_argument("--limit", type=whole_number, default=50, metavar="N", help="at most N events (default 50)")
     listing.set_defaults(handler=_list)
 
     show = actions.add_parser("show", help="an event's state, timeline, registrations, plan and results")
     show.add_argument("event_id", type=_event_id, metavar="ID")
     show.set_defaults(handler=_show)
+
+    board = actions.add_parser(
+        "board",
+        help="an event's live board, refreshed in place: per person confirmed, seated, partner, link, in the call",
+        description="The live board of an event: per person their registration, whether they confirmed and are "
+        "seated, tonight's partner (in the round running now), whether the round's link went out and whether they "
+        "are in the call right now (Google Meet's live participants), and the ratings they gave; a summary line of "
+        "dates running, dates waiting for a link and people alone in a call. Refreshed in place until the event is "
+        "over or Ctrl-C (printed once when the output is not a terminal, or with --once).",
+    )
+    board.add_argument("event_id", type=_event_id, metavar="ID")
+    board.add_argument("--once", action="store_true", help="print the board once")
+    board.add_argument(
+        "--every", type=whole_number, default=5, metavar="SECONDS", help="refresh every SECONDS (default 5)"
+    )
+    board.set_defaults(handler=_board)
 
     cancel = actions.add_parser("cancel", help="cancel an event; everyone registered is told")
     cancel.add_argument("event_id", type=_event_id, metavar="ID")
@@ -159,47 +122,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     export.set_defaults(handler=_export)
 
-    parser.set_defaults(run=run)
-
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out the action; one line on stderr and status 2 on bad input or an unusable database."""
-    import asyncio
+    from datemaker.adapters.postgres.organizer import OrganizerQueries
 
-    import asyncpg
-
-    from datemaker.adapters.postgres.organizer import DatabaseUnavailable
-    from datemaker.domain.errors import DomainError
-
-    try:
-        return asyncio.run(_with_database(args, settings))
-    except (DomainError, DatabaseUnavailable) as exc:
-        return _fail(args, str(exc))
-    except OSError as exc:  # the export's output file
-        return _fail(args, f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-    except asyncpg.PostgresError as exc:
-        _fail(args, f"database error: {' '.join(str(exc).split())}")
-        return 1
-
-
-def _fail(args: argparse.Namespace, message: str) -> int:
-    print(f"datemaker events {args.action}: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
-async def _with_database(args: argparse.Namespace, settings: Settings) -> int:
-    from datemaker.adapters.postgres.organizer import OrganizerQueries, open_pool
-
-    prepared = _prepare(args)  # bad input is refused before connecting
-    pool = await open_pool(
-        settings.postgres_dsn(),
-        server=f"{settings.postgres_host}:{settings.postgres_port}",
-        database=settings.postgres_db,
-    )
-    try:
-        return await args.handler(args, OrganizerQueries(pool), pool, prepared)
-    finally:
-        await pool.close()
+    return run_action("events", args, settings, _prepare, OrganizerQueries)
 
 
 def _prepare(args: argparse.Namespace) -> Any:
@@ -209,26 +137,15 @@ def _prepare(args: argparse.Namespace) -> Any:
             from datemaker.domain.event_settings import InvalidEventSettings
 
             raise InvalidEventSettings(f"--limit must be positive, not {args.limit}")
+        if args.action == "board" and not 1 <= args.every <= 3600:
+            from datemaker.domain.event_settings import InvalidEventSettings
+
+            raise InvalidEventSettings(f"--every must be between 1 and 3600 seconds, not {args.every}")
         return None
     from datemaker.domain.event_settings import DEFAULT_TIMEZONE, EventSettings, parse_start, series, validate_series
 
     timezone = args.timezone if args.timezone is not None else DEFAULT_TIMEZONE
-    given = {
-        "users_limit": args.capacity,
-        "round_seconds": args.round,
-        "break_seconds": getattr(args, "break"),
-        "rules_lead_seconds": args.rules_lead,
-        "confirm_open_seconds": args.confirm_open,
-        "confirm_deadline_seconds": args.confirm_deadline,
-        "max_rounds": args.max_rounds,
-        "group_size": args.group_size,
-        "mode": args.mode,
-    }
-    first = EventSettings(
-        start=parse_start(args.start, timezone),
-        timezone=timezone,
-        **{name: value for name, value in given.items() if value is not None},
-    )
+    first = EventSettings(start=parse_start(args.start, timezone), timezone=timezone, **event_settings(args))
     events = series(first, args.repeat, args.count)
     validate_series(events, datetime.now(UTC))
     return events
@@ -237,41 +154,59 @@ def _prepare(args: argparse.Namespace) -> Any:
 # --- create ----------------------------------------------------------------------------------------
 
 
-async def _create(
-    args: argparse.Namespace, queries: OrganizerQueries, pool: asyncpg.Pool, events: list[EventSettings]
-) -> int:
+async def _create(args: argparse.Namespace, queries: OrganizerQueries, events: list[EventSettings]) -> int:
     with _progress(len(events), "creating events") as advance:
         ids = await queries.create_events(events, lambda _: advance())
     if len(ids) > 1:
         print(f"created {len(ids)} events ({args.repeat}):")
     for event_id, event in zip(ids, events, strict=True):
-        print(f"created event {event_id}: {_when(event.start, event.timezone)} {event.timezone}")
+        print(f"created event {event_id}: {when(event.start, event.timezone)} {event.timezone}")
+    print(_spaces_at_capacity(events[0], args.settings))
     return 0
+
+
+def _spaces_at_capacity(event: EventSettings, settings: Settings) -> str:
+    """What a full event would ask of Google Meet's quota, fresh and reusing tables."""
+    from datemaker.domain.spaces import most_dates, most_tables
+    from datemaker.domain.timeline import links_at
+
+    quota = settings.meet_quota()
+    women, men = event.users_limit // 2, event.users_limit - event.users_limit // 2
+    dates = most_dates(women, men, event.max_rounds, event.mode)
+    tables = most_tables(women, men, event.mode)
+    first_links = links_at(event, 0, timedelta(seconds=settings.link_lead_seconds))
+    room = (first_links - datetime.now(UTC)).total_seconds()
+    fresh = "in time" if quota.creatable(room) >= dates else "not all in time: tables would keep their space"
+    return (
+        f"Meet spaces when full: up to {dates} (a fresh one per date; {quota.time_for(dates)} of the quota of "
+        f"{quota.accounts} account(s): {fresh}), or {tables} reusing each table's space round after round"
+    )
 
 
 # --- list --------------------------------------------------------------------------------------------
 
 
-async def _list(args: argparse.Namespace, queries: OrganizerQueries, pool: asyncpg.Pool, _: None) -> int:
+async def _list(args: argparse.Namespace, queries: OrganizerQueries, _: None) -> int:
     lines, total = await queries.list_events(datetime.now(UTC), everything=args.all, limit=args.limit)
     if not lines:
         scope = "" if args.all else " upcoming or recent"
-        print(f"no{scope} events (create one with `python -m datemaker events create --start 'YYYY-MM-DD HH:MM'`)")
+        print(f"no{scope} events (create one with `datemaker events create --start 'YYYY-MM-DD HH:MM'`)")
         return 0
     rows = [
         [
             str(line.event.id),
-            _when(line.event.start, line.event.timezone),
+            when(line.event.start, line.event.timezone),
             line.event.timezone,
             line.event.state.name,
             f"{line.event.registered_count}/{line.event.users_limit}",
             str(line.event.waitlisted_count),
             str(line.confirmed),
+            line.origin.describe(),
         ]
         for line in lines
     ]
-    headers = ["ID", "START", "TIMEZONE", "STATE", "REGISTERED", "WAITLISTED", "CONFIRMED"]
-    print(_table(headers, rows, right={0, 4, 5, 6}))
+    headers = ["ID", "START", "TIMEZONE", "STATE", "REGISTERED", "WAITLISTED", "CONFIRMED", "SCHEDULE"]
+    print(table(headers, rows, right={0, 4, 5, 6}))
     if total > len(lines):
         print(f"({len(lines)} of {total} events shown; see more with --limit {total})")
     return 0
@@ -280,54 +215,237 @@ async def _list(args: argparse.Namespace, queries: OrganizerQueries, pool: async
 # --- show --------------------------------------------------------------------------------------------
 
 
-async def _show(args: argparse.Namespace, queries: OrganizerQueries, pool: asyncpg.Pool, _: None) -> int:
+async def _show(args: argparse.Namespace, queries: OrganizerQueries, _: None) -> int:
     report = await queries.event_report(args.event_id)
     if report is None:
         _not_found(args.event_id)
-    for line in _describe(report):
+    for line in _describe(report, await _outlook(queries.pool, args.settings, args.event_id)):
         print(line)
+    board = await _read_board(queries.pool, args.event_id, None)
+    if board is not None and board.preview is not None:
+        for line in _describe_preview(board):
+            print(line)
     return 0
 
 
-def _describe(report: EventReport) -> Iterator[str]:
+def _describe_preview(board: Any) -> Iterator[str]:
+    """The balance preview: a plan from the current registrations, as it would be made at the deadline."""
+    preview = board.preview
+    names = {p.user_id: p.name for p in board.people}
+    yield ""
+    yield "Balance preview (a plan from the current registrations)"
+    yield f"  dates      {preview.dates} for {preview.participants} people"
+    per_person = sorted(preview.dates_per_person.values())
+    if per_person:
+        yield f"  per person {per_person[0]} to {per_person[-1]} dates"
+    sit_outs = ", ".join(f"{gender} {n}" for gender, n in sorted(preview.sit_outs.items())) or "none"
+    yield f"  sit-outs   {sit_outs} (rounds without a date, by gender)"
+    if preview.match_nobody:
+        nobody = ", ".join(f"{names.get(u, '?')} ({u})" for u in preview.match_nobody)
+        yield f"  no match   {nobody}"
+
+
+# --- board -------------------------------------------------------------------------------------------
+
+
+async def _read_board(pool: asyncpg.Pool, event_id: int, live: Any) -> Any:
+    """The board of ``organizer_show_event`` (None: no such event), read the way datemaker answers it."""
+    from datemaker.adapters.postgres.console import PostgresConsole
+    from datemaker.adapters.postgres.store import PostgresStore
+    from datemaker.service.organizer import event_board
+
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        console = PostgresConsole(conn)
+        data = await console.board_data(event_id, now.date())
+        if data is None:
+            return None
+        return await event_board(PostgresStore(conn), console, data, now, live)
+
+
+def _board_lines(board: Any) -> Iterator[str]:
+    event, summary = board.event, board.summary
+    yield f"Event {event.event_id}: {event.state}, {event.starts_at} {event.timezone}"
+    if summary.round is None:
+        yield "no round is running"
+    else:
+        yield (
+            f"round {summary.round}: {summary.dates_running} dates running, {summary.waiting_for_link} waiting for a "
+            f"link, {summary.alone_in_call} people alone in a call"
+        )
+
+    def mark(value: bool | None) -> str:
+        return "?" if value is None else ("yes" if value else "-")
+
+    rows = [
+        [
+            str(p.user_id),
+            p.name,
+            p.status,
+            mark(p.confirmed),
+            mark(p.seated),
+            p.partner.name if p.partner else "-",
+            mark(p.link_sent),
+            mark(p.in_call),
+            str(p.ratings_given),
+        ]
+        for p in board.people
+        if p.status not in ("cancelled", "declined")
+    ]
+    headers = ["USER", "NAME", "STATUS", "CONFIRMED", "SEATED", "PARTNER", "LINK", "IN CALL", "RATINGS"]
+    yield table(headers, rows, right={0, 8}) if rows else "nobody registered"
+
+
+async def _board(args: argparse.Namespace, queries: OrganizerQueries, _: None) -> int:
+    import asyncio
+
+    from datemaker.domain.events import UPCOMING, EventState
+    from datemaker.service.organizer import live_calls
+
+    live, meet = None, None
+    try:
+        from datemaker.adapters.meet import create_meet
+
+        s = args.settings
+        meet = create_meet(s.meet_api_endpoint, s.meet_tokens, s.meet_creds_file, s.meet_creations_per_minute)
+        live = live_calls(meet)
+    except Exception as exc:  # the board still shows everything else
+        print(f"(who is in the call is not known: Google Meet is not usable here: {exc})", file=sys.stderr)
+    terminal = sys.stdout.isatty() and not args.once
+    try:
+        while True:
+            board = await _read_board(queries.pool, args.event_id, live)
+            if board is None:
+                _not_found(args.event_id)
+            if terminal:
+                print("\x1b[H\x1b[2J", end="")  # redraw in place
+            for line in _board_lines(board):
+                print(line)
+            if not terminal or EventState[board.event.state] not in UPCOMING:  # over: nothing will change
+                return 0
+            print(f"(refreshed every {args.every} s; Ctrl-C to stop)", flush=True)
+            await asyncio.sleep(args.every)
+    finally:
+        if meet is not None:
+            await meet.close()
+
+
+async def _outlook(pool: asyncpg.Pool, settings: Settings, event_id: int) -> Outlook | None:
+    """The space pool's outlook for the event (every event not over competes for the same quota)."""
+    from datemaker.adapters.postgres.spaces import PostgresPoolDatabase
+    from datemaker.service.space_pool import SpacePool
+
+    pool_ = SpacePool(
+        PostgresPoolDatabase(pool),
+        _NoMeet(),
+        lambda: datetime.now(UTC),
+        settings.meet_quota(),
+        policy=settings.meet_space_policy,
+        link_lead=timedelta(seconds=settings.link_lead_seconds),
+    )
+    return (await pool_.outlook(datetime.now(UTC))).get(event_id)
+
+
+class _NoMeet:
+    """The CLI reads the pool; it never makes spaces."""
+
+    async def create_space(self) -> Any:
+        raise NotImplementedError
+
+    async def end_active_conference(self, space_name: str, account: str = "") -> None:
+        raise NotImplementedError
+
+    async def attendance(self, space_name: str, account: str = "", since: Any = None, until: Any = None) -> Any:
+        raise NotImplementedError
+
+
+def _describe_spaces(report: EventReport, outlook: Outlook | None) -> Iterator[str]:
+    """Meet spaces: how many the event needs, how many it has, whether the quota makes the rest in time; and
+    the dates whose link was late or that took over their table's space."""
+    from datemaker.domain.timeline import TERMINAL
+
+    if report.event.state in TERMINAL and not report.dates:
+        return
+    yield ""
+    yield "Meet spaces"
+    if outlook is not None:
+        late = (
+            "every one in time"
+            if not outlook.late_fresh
+            else f"{outlook.late_fresh} not in time (the first in round {outlook.first_late_round})"
+        )
+        yield f"  fresh, one per date   {outlook.needed} more needed, {outlook.ready} ready: {late}"
+        reuse = "in time" if not outlook.late_reusing else f"{outlook.late_reusing} not in time: AT RISK"
+        yield f"  reusing tables        {outlook.needed_reusing} needed: {reuse}"
+    ready = sum(1 for d in report.dates if d.has_space or d.held)
+    if report.dates:
+        yield f"  dates with a space    {ready} of {len(report.dates)}"
+    reused = [d for d in report.dates if d.reused]
+    if reused:
+        yield f"  took over a table's   {len(reused)} dates"
+    late = [d for d in report.dates if d.delayed_at is not None]
+    if late:
+        yield f"  link late (told)      {len(late)} dates:"
+        tz = report.event.timezone
+        for d in late:
+            came = f"link sent {when(d.invited_at, tz)[-5:]}" if d.invited_at else "link never came"
+            yield f"    round {d.round_no + 1}: {_who(report, d.user_a)} & {_who(report, d.user_b)}, {came}"
+
+
+def _describe(report: EventReport, outlook: Outlook | None = None) -> Iterator[str]:
+    from datemaker.domain.events import OPEN_FOR_REGISTRATION, EventState
+    from datemaker.domain.schedules import describe_span as _span
     from datemaker.domain.timeline import ratings_close_at, round_ends_at, round_starts_at
 
     event, done = report.event, report.milestones
     tz = event.timezone
     yield f"Event {event.id}: {event.state.name}"
-    yield f"  start      {_when(event.start, tz)} {tz} ({event.start.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+    yield f"  start      {when(event.start, tz)} {tz} ({event.start.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
     yield (
         f"  settings   capacity {event.users_limit}, {event.mode}, groups of up to {event.group_size}, "
         f"up to {event.max_rounds} rounds of {_span(event.round_seconds)} with {_span(event.break_seconds)} breaks"
     )
+    origin = report.origin
+    if origin.schedule_id is not None:
+        extra = ""
+        if origin.extra_for is not None:
+            extra = (
+                f", the extra night for event {origin.extra_for}'s waitlist "
+                f"({origin.offers} seat(s) offered, {origin.accepted} taken)"
+            )
+        yield f"  schedule   {origin.schedule_id}{extra}"
+    if event.held_seats and event.state in OPEN_FOR_REGISTRATION:
+        yield f"  held       {event.held_seats} seat(s) for waitlisted people offered one, until they answer"
+    if event.min_age is not None or event.max_age is not None:
+        yield f"  ages       {event.min_age or 'any'} to {event.max_age or 'any'}"
     if done.closing_reason:
         yield f"  closed     {done.closing_reason}"
     yield ""
     yield f"Timeline ({tz})"
     rounds = done.rounds_planned or event.max_rounds
     steps: list[list[str]] = [
-        ["confirmations open", _when(event.confirm_opens_at, tz), _done("requests sent", done.confirmations_opened_at)],
-        ["confirmations close", _when(event.confirm_deadline, tz), _done("planned", done.planned_at)],
+        ["confirmations open", when(event.confirm_opens_at, tz), _done("requests sent", done.confirmations_opened_at)],
+        ["confirmations close", when(event.confirm_deadline, tz), _done("planned", done.planned_at)],
         [
             "rules",
-            _when(event.start - timedelta(seconds=event.rules_lead_seconds), tz),
+            when(event.start - timedelta(seconds=event.rules_lead_seconds), tz),
             _done("sent", done.rules_sent_at),
         ],
     ]
     if done.rounds_planned:
         for n in range(rounds):
             status = "ended" if n < done.rounds_ended else "started" if n < done.rounds_started else ""
-            span = f"{_when(round_starts_at(event, n), tz)}–{_when(round_ends_at(event, n), tz)[-5:]}"
+            span = f"{when(round_starts_at(event, n), tz)}–{when(round_ends_at(event, n), tz)[-5:]}"
             steps.append([f"round {n + 1}", span, status])
     else:
-        span = f"{_when(event.start, tz)}–{_when(round_ends_at(event, rounds - 1), tz)[-5:]}"
+        span = f"{when(event.start, tz)}–{when(round_ends_at(event, rounds - 1), tz)[-5:]}"
         every = _span(event.round_seconds + event.break_seconds)
         steps.append([f"rounds 1–{rounds}", span, f"if planned (up to {rounds}, one every {every})"])
-    finished = done.finished_at if event.state.name == "FINISHED" else None
-    steps.append(["finish", _when(ratings_close_at(event, rounds), tz), _done("finished", finished)])
-    yield from ("  " + line for line in _table(["STEP", "AT", "DONE"], steps, header=False).splitlines())
-    if done.finished_at and event.state.name in ("SKIPPED", "CANCELLED"):
-        yield f"  {event.state.name.lower()} at {_when(done.finished_at, tz)}"
+    finished = done.finished_at if event.state == EventState.FINISHED else None
+    steps.append(["finish", when(ratings_close_at(event, rounds), tz), _done("finished", finished)])
+    yield from ("  " + line for line in table(["STEP", "AT", "DONE"], steps, header=False).splitlines())
+    if done.finished_at and event.state in (EventState.SKIPPED, EventState.CANCELLED):
+        yield f"  {event.state.name.lower()} at {when(done.finished_at, tz)}"
     yield ""
     c = report.counts
     yield (
@@ -335,6 +453,7 @@ def _describe(report: EventReport) -> Iterator[str]:
         f"{c.declined} declined, {c.cancelled} cancelled"
     )
     yield from _describe_plan(report)
+    yield from _describe_spaces(report, outlook)
     yield from _describe_results(report)
 
 
@@ -360,7 +479,7 @@ def _describe_plan(report: EventReport) -> Iterator[str]:
             if out:
                 slot.append(["" if slot else f"round {n + 1}", "sits out: " + ", ".join(_who(report, u) for u in out)])
             rows += slot
-        yield from ("    " + line for line in _table(["", "", ""], rows, header=False).splitlines())
+        yield from ("    " + line for line in table(["", "", ""], rows, header=False).splitlines())
     if report.unseated:
         unseated = ", ".join(f"{_who(report, u)}: {why.replace('_', ' ')}" for u, why in report.unseated.items())
         yield f"  not seated: {unseated}"
@@ -389,8 +508,8 @@ def _describe_results(report: EventReport) -> Iterator[str]:
         s = report.stats
         purged = s["purged_at"]
         assert isinstance(purged, datetime)
-        when = _when(purged, report.event.timezone)
-        yield f"  joined calls     {s['joined_calls']} people (personal data deleted {when}, the counts kept)"
+        deleted = when(purged, report.event.timezone)
+        yield f"  joined calls     {s['joined_calls']} people (personal data deleted {deleted}, the counts kept)"
     elif report.milestones.results_collected_at is None:
         yield "  joined calls     not known yet (read from Google Meet after the event)"
     else:
@@ -409,7 +528,7 @@ def _who(report: EventReport, user_id: int) -> str:
 # --- cancel ------------------------------------------------------------------------------------------
 
 
-async def _cancel(args: argparse.Namespace, queries: OrganizerQueries, pool: asyncpg.Pool, _: None) -> int:
+async def _cancel(args: argparse.Namespace, queries: OrganizerQueries, _: None) -> int:
     import asyncio
 
     from contracts.errors import ErrorCode
@@ -426,7 +545,7 @@ async def _cancel(args: argparse.Namespace, queries: OrganizerQueries, pool: asy
         raise DomainError(ErrorCode.BAD_REQUEST, over)
     if not args.yes:
         question = (
-            f"Cancel event {event.id} ({_when(event.start, event.timezone)} {event.timezone}, {event.state.name}, "
+            f"Cancel event {event.id} ({when(event.start, event.timezone)} {event.timezone}, {event.state.name}, "
             f"{event.registered_count} registered, {event.waitlisted_count} waitlisted)? Everyone registered is told. "
             "[y/N] "
         )
@@ -439,7 +558,7 @@ async def _cancel(args: argparse.Namespace, queries: OrganizerQueries, pool: asy
         if answer.strip().lower() not in ("y", "yes"):
             print("not cancelled", file=sys.stderr)
             return EXIT_DECLINED
-    told = await cancel_event(PostgresLifecycleDatabase(pool), event.id, datetime.now(UTC), args.reason)
+    told = await cancel_event(PostgresLifecycleDatabase(queries.pool), event.id, datetime.now(UTC), args.reason)
     print(
         f"cancelled event {event.id}; {told} participant(s) will be told "
         "(the messages wait in the outbox until a running datemaker sends them)"
@@ -450,7 +569,7 @@ async def _cancel(args: argparse.Namespace, queries: OrganizerQueries, pool: asy
 # --- export ------------------------------------------------------------------------------------------
 
 
-async def _export(args: argparse.Namespace, queries: OrganizerQueries, pool: asyncpg.Pool, _: None) -> int:
+async def _export(args: argparse.Namespace, queries: OrganizerQueries, _: None) -> int:
     import asyncio
 
     event = await queries.event(args.event_id)
@@ -488,49 +607,46 @@ def _write_csv(
         for line in registrants:
             r, person = line.registration, line.person
             held = held_by.get(person.user_id, [])
-            writer.writerow(
-                [
-                    person.user_id,
-                    person.name,
-                    person.username or "",
-                    line.status,
-                    _iso(event, r.registered_at),
-                    _iso(event, r.confirmed_at),
-                    _iso(event, r.declined_at),
-                    _iso(event, r.cancelled_at),
-                    "" if line.group_no is None else line.group_no + 1,
-                    line.unseated_reason or "",
-                    len(held),
-                    sum(1 for d in held if joined_call(person.name, d.attendees)),
-                    line.likes_given,
-                    line.likes_received,
-                    len(line.matched_with),
-                    " ".join(str(m) for m in line.matched_with),
-                ]
-            )
+            row = [
+                person.user_id,
+                person.name,
+                person.username or "",
+                line.status,
+                _iso(event, r.registered_at),
+                _iso(event, r.confirmed_at),
+                _iso(event, r.declined_at),
+                _iso(event, r.cancelled_at),
+                "" if line.group_no is None else line.group_no + 1,
+                line.unseated_reason or "",
+                len(held),
+                sum(1 for d in held if joined_call(person.name, d.attendees)),
+                line.likes_given,
+                line.likes_received,
+                len(line.matched_with),
+                " ".join(str(m) for m in line.matched_with),
+            ]
+            writer.writerow([spreadsheet_safe(cell) for cell in row])
             advance()
 
 
 # --- helpers -----------------------------------------------------------------------------------------
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: object) -> object:
+    """A text cell a spreadsheet will not run as a formula (OWASP's rule for CSV injection: a leading ``'``)."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
 
 
 def _not_found(event_id: int) -> NoReturn:
     from contracts.errors import ErrorCode
     from datemaker.domain.errors import DomainError
 
-    hint = "see `python -m datemaker events list`"
+    hint = "see `datemaker events list`"
     raise DomainError(ErrorCode.EVENT_NOT_FOUND, f"there is no event {event_id} ({hint})")
-
-
-def _when(moment: datetime, timezone: str) -> str:
-    """``Sat 2026-12-05 19:00`` in the timezone (UTC when the name is unknown)."""
-    from zoneinfo import ZoneInfo
-
-    try:
-        local = moment.astimezone(ZoneInfo(timezone))
-    except (KeyError, ValueError, OSError):
-        local = moment.astimezone(UTC)
-    return f"{local:%a %Y-%m-%d %H:%M}"
 
 
 def _iso(event: Event, moment: datetime | None) -> str:
@@ -539,27 +655,6 @@ def _iso(event: Event, moment: datetime | None) -> str:
 
 def _done(what: str, moment: datetime | None) -> str:
     return what if moment is not None else ""
-
-
-def _span(seconds: int) -> str:
-    if seconds % 3600 == 0 and seconds:
-        return f"{seconds // 3600} h"
-    if seconds % 60 == 0 and seconds:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
-
-
-def _table(headers: list[str], rows: list[list[str]], *, right: Collection[int] = (), header: bool = True) -> str:
-    """Plain columns, aligned with spaces (left, or right for the columns in ``right``)."""
-    width = len(headers)
-    cells = [list(map(str, row)) + [""] * (width - len(row)) for row in rows]
-    all_rows = ([headers] if header else []) + cells
-    widths = [max(len(row[i]) for row in all_rows) for i in range(width)]
-    lines = []
-    for row in all_rows:
-        parts = [row[i].rjust(widths[i]) if i in right else row[i].ljust(widths[i]) for i in range(width)]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
 
 
 @contextmanager

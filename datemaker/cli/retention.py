@@ -77,7 +77,9 @@ async def _run(settings: Settings, days: int, dry_run: bool) -> int:
     cutoff = f"{report.cutoff.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     if not report.events:
         print(f"no event finished before {cutoff} has personal data left")
-    print(f"{verb} {report.processed_messages} idempotency record(s) older than {cutoff}")
+    print(f"{verb} {report.processed_messages} idempotency record(s) older than a week")
+    erase = "would erase" if dry_run else "erased"
+    print(f"{erase} {report.erased_profiles} profile(s) of people inactive since {cutoff}")
     if report.stray_messages:
         print(f"{verb} {report.stray_messages} message(s) of no event older than {cutoff}")
     done = "would be deleted" if dry_run else "deleted"

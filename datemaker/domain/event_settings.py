@@ -1,6 +1,6 @@
 """An organizer's settings of a new event, and the rules they must meet: pure, time is an argument.
 
-The defaults are the ``dating_events`` columns' defaults (PROTOCOL.md section 6). A start is given
+The defaults are the ``dating_events`` columns' defaults (docs/protocol.md section 6). A start is given
 either as a local wall-clock time in the event's timezone or as an ISO 8601 time with an offset.
 """
 
@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contracts.errors import ErrorCode
+from contracts.profile import MAX_AGE, MIN_AGE
 from datemaker.domain.errors import DomainError
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
@@ -49,6 +50,12 @@ class EventSettings:
     group_size: int = 20
     max_rounds: int = 10
     mode: str = "bipartite"
+    time_left_warning_seconds: int = 60
+    """Each person in a date is told this long before the round ends (0: not told)."""
+    min_age: int | None = None
+    """Youngest age admitted (None: no limit; checking registrants' ages is not built yet)."""
+    max_age: int | None = None
+    """Oldest age admitted (None: no limit)."""
 
     @property
     def confirm_opens_at(self) -> datetime:
@@ -71,13 +78,16 @@ class EventSettings:
         """Columns whose value differs from the table's default, by column name (besides start and timezone):
         the rest are left to the database's defaults."""
         changed: dict[str, int | str] = {}
-        for field in fields(self):
-            if field.name in ("start", "timezone"):
-                continue
-            value = getattr(self, field.name)
-            if value != field.default:
-                changed[field.name] = value
+        for name in SETTING_COLUMNS:
+            value = getattr(self, name)
+            if value != _DEFAULTS[name]:
+                changed[name] = value
         return changed
+
+
+SETTING_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(EventSettings) if f.name not in ("start", "timezone"))
+"""The settings an event row and a schedule row both hold, by column name (besides start and timezone)."""
+_DEFAULTS = {f.name: f.default for f in fields(EventSettings)}
 
 
 # Human names of the settings, as the organizer's command line calls them.
@@ -90,9 +100,18 @@ _LABELS = {
     "confirm_deadline_seconds": "confirmation deadline",
     "group_size": "group size",
     "max_rounds": "maximum number of rounds",
+    "time_left_warning_seconds": "time-left warning",
+    "min_age": "minimum age",
+    "max_age": "maximum age",
 }
 _POSITIVE = ("users_limit", "round_seconds", "max_rounds")
-_NOT_NEGATIVE = ("break_seconds", "rules_lead_seconds", "confirm_open_seconds", "confirm_deadline_seconds")
+_NOT_NEGATIVE = (
+    "break_seconds",
+    "rules_lead_seconds",
+    "confirm_open_seconds",
+    "confirm_deadline_seconds",
+    "time_left_warning_seconds",
+)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -168,6 +187,12 @@ def problems(settings: EventSettings, now: datetime) -> list[str]:
     for name in ("round_seconds", *_NOT_NEGATIVE):
         if getattr(settings, name) > MAX_SECONDS:
             found.append(f"the {_LABELS[name]} is too long ({getattr(settings, name)} s > 30 days)")
+    for name in ("min_age", "max_age"):
+        age = getattr(settings, name)
+        if age is not None and not MIN_AGE <= age <= MAX_AGE:
+            found.append(f"the {_LABELS[name]} must be between {MIN_AGE} and {MAX_AGE}, not {age}")
+    if settings.min_age is not None and settings.max_age is not None and settings.min_age > settings.max_age:
+        found.append(f"the minimum age ({settings.min_age}) is above the maximum age ({settings.max_age})")
     if settings.mode not in MODES:
         found.append(f"unknown mode {settings.mode!r} (one of: {', '.join(MODES)})")
     if settings.confirm_deadline_seconds >= settings.confirm_open_seconds >= 0:

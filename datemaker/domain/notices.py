@@ -1,4 +1,4 @@
-"""What each step of the timeline tells whom: the commands to the bot (PROTOCOL.md section 5), pure.
+"""What each step of the timeline tells whom: the commands to the bot (docs/protocol.md section 5), pure.
 
 Every message has a key unique within its event and recipient, so its message id is deterministic and
 a step that runs twice cannot send anything twice. Round numbers in messages count from 1, as people
@@ -12,28 +12,30 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from contracts import notifications as n
+from contracts.profile import age_on
 from datemaker.domain.events import Event
-from datemaker.domain.profiles import UserProfile, age_on
+from datemaker.domain.profiles import UserProfile
 from datemaker.domain.timeline import round_ends_at, round_starts_at
-
-LINK_PRIORITY = 0
-"""Meeting links go out before anything else."""
-ROUND_PRIORITY = 2
-NOTICE_PRIORITY = 5
 
 
 @dataclass(frozen=True)
-class Outgoing:
-    """One command to the bot for one person."""
+class Notice:
+    """One notification for one person; its class says its name and priority."""
 
     event_id: int
     user_id: int
     chat_id: int
     language: str | None
-    type: str
     body: n.Notification
     key: str
-    priority: int = NOTICE_PRIORITY
+
+    @property
+    def type(self) -> str:
+        return self.body.type
+
+    @property
+    def priority(self) -> n.Priority:
+        return self.body.priority
 
     @property
     def message_id(self) -> str:
@@ -57,6 +59,17 @@ class PlannedDate:
     user_b: int
     meeting_uri: str | None = None
     invited: bool = False
+    delayed: bool = False
+    """Its people were told their link is late."""
+    space_busy: bool = False
+    """Its space (its table's, taken over) still serves the round before's call."""
+    rescue: bool = False
+    """A rescue date: its people's first partners never joined."""
+
+    @property
+    def ready(self) -> bool:
+        """Its link can go out now."""
+        return bool(self.meeting_uri) and not self.invited and not self.space_busy
 
     def partner_of(self, user_id: int) -> int:
         return self.user_b if user_id == self.user_a else self.user_a
@@ -66,8 +79,8 @@ class PlannedDate:
         return (self.user_a, self.user_b)
 
 
-def _to(event: Event, person: UserProfile, type_: str, body: n.Notification, key: str, priority: int) -> Outgoing:
-    return Outgoing(event.id, person.user_id, person.chat_id, person.language, type_, body, key, priority)
+def _to(event: Event, person: UserProfile, body: n.Notification, key: str) -> Notice:
+    return Notice(event.id, person.user_id, person.chat_id, person.language, body, key)
 
 
 def partner_card(profile: UserProfile, today: date) -> n.PartnerCard:
@@ -81,33 +94,29 @@ def partner_card(profile: UserProfile, today: date) -> n.PartnerCard:
     )
 
 
-def confirmation_requests(event: Event, people: Iterable[tuple[UserProfile, datetime]]) -> list[Outgoing]:
-    """Ask each (person, registered_at) to confirm; a fresh registration is asked afresh."""
+def confirmation_requests(event: Event, people: Iterable[tuple[UserProfile, datetime]]) -> list[Notice]:
+    """Ask each (person, when they were to be asked afresh: their registration, or a request to confirm again after
+    no-shows) to confirm; a fresh registration or such a request is asked by a new message."""
     body = n.ConfirmRegistrationRequest(
         event_id=event.id,
         starts_at=event.local_iso(event.start),
         timezone=event.timezone,
         deadline=event.local_iso(event.confirm_deadline),
     )
-    return [
-        _to(event, person, "confirm_registration", body, f"confirm.{registered_at.timestamp():.6f}", NOTICE_PRIORITY)
-        for person, registered_at in people
-    ]
+    return [_to(event, person, body, f"confirm.{registered_at.timestamp():.6f}") for person, registered_at in people]
 
 
 def plan_outcome(
     event: Event, seated: Mapping[int, int], not_taking_part: Mapping[int, str], people: Mapping[int, UserProfile]
-) -> list[Outgoing]:
+) -> list[Notice]:
     """Tell each seated person (user id → their number of dates) and each one left out (user id → reason)."""
     starts_at = event.local_iso(event.start)
     messages = [
         _to(
             event,
             people[user_id],
-            "send_user_will_take_part_in_event",
             n.SendUserWillTakePartInEvent(event_id=event.id, starts_at=starts_at, rounds=dates),
             "take-part",
-            NOTICE_PRIORITY,
         )
         for user_id, dates in seated.items()
     ]
@@ -115,17 +124,15 @@ def plan_outcome(
         _to(
             event,
             people[user_id],
-            "send_user_will_not_take_part_in_event",
             n.SendUserWillNotTakePartInEvent(event_id=event.id, reason=reason),
             "not-take-part",
-            NOTICE_PRIORITY,
         )
         for user_id, reason in not_taking_part.items()
     ]
     return messages
 
 
-def rules(event: Event, rounds: int, people: Iterable[UserProfile]) -> list[Outgoing]:
+def rules(event: Event, rounds: int, people: Iterable[UserProfile]) -> list[Notice]:
     body = n.SendRules(
         event_id=event.id,
         starts_at=event.local_iso(event.start),
@@ -133,7 +140,7 @@ def rules(event: Event, rounds: int, people: Iterable[UserProfile]) -> list[Outg
         round_seconds=event.round_seconds,
         break_seconds=event.break_seconds,
     )
-    return [_to(event, person, "send_rules", body, "rules", NOTICE_PRIORITY) for person in people]
+    return [_to(event, person, body, "rules") for person in people]
 
 
 def _break(
@@ -150,6 +157,12 @@ def _break(
     )
 
 
+def starter(event_id: int, round_no: int, rescue: bool) -> int:
+    """The conversation starter of a date: each round of an event has its own, and a rescue date in a round another
+    one again, so nobody gets the same one twice in an event of up to ``CONVERSATION_STARTERS`` / 2 rounds (10)."""
+    return (event_id + 2 * round_no + (1 if rescue else 0)) % n.CONVERSATION_STARTERS
+
+
 def round_start(
     event: Event,
     round_no: int,
@@ -158,7 +171,7 @@ def round_start(
     rounds_of: Mapping[int, Sequence[int]],
     people: Mapping[int, UserProfile],
     today: date,
-) -> list[Outgoing]:
+) -> list[Notice]:
     """Each person of a ready date gets their link and partner; each person sitting out, when they play next."""
     starts_at = event.local_iso(round_starts_at(event, round_no))
     ends_at = event.local_iso(round_ends_at(event, round_no))
@@ -166,7 +179,6 @@ def round_start(
         _to(
             event,
             people[user_id],
-            "invite_to_meeting",
             n.InviteToMeeting(
                 event_id=event.id,
                 round=round_no + 1,
@@ -174,9 +186,11 @@ def round_start(
                 starts_at=starts_at,
                 ends_at=ends_at,
                 partner=partner_card(people[date_.partner_of(user_id)], today),
+                expires_at=ends_at,  # a link is worthless after its round
+                rescue=date_.rescue,
+                starter=starter(event.id, round_no, date_.rescue),
             ),
-            f"invite.r{round_no}",
-            LINK_PRIORITY,
+            f"invite.r{round_no}.d{date_.date_id}" if date_.rescue else f"invite.r{round_no}",
         )
         for date_ in dates
         if date_.meeting_uri
@@ -184,8 +198,49 @@ def round_start(
     ]
     for user_id in sitting_out:
         body = _break(event, round_no, user_id, rounds_of, sitting_out=True)
-        messages.append(_to(event, people[user_id], "send_break_message", body, f"sit-out.r{round_no}", ROUND_PRIORITY))
+        messages.append(_to(event, people[user_id], body, f"sit-out.r{round_no}"))
     return messages
+
+
+def link_delayed(
+    event: Event, round_no: int, dates: Sequence[PlannedDate], people: Mapping[int, UserProfile], today: date
+) -> list[Notice]:
+    """The round has begun and these dates have no link yet: both people are told it follows."""
+    ends_at = event.local_iso(round_ends_at(event, round_no))
+    return [
+        _to(
+            event,
+            people[user_id],
+            n.LinkDelayed(
+                event_id=event.id,
+                round=round_no + 1,
+                partner=partner_card(people[date_.partner_of(user_id)], today),
+                expires_at=ends_at,
+            ),
+            f"delayed.r{round_no}",
+        )
+        for date_ in dates
+        for user_id in date_.people
+        if user_id in people and date_.partner_of(user_id) in people
+    ]
+
+
+def time_left(
+    event: Event, round_no: int, dates: Sequence[PlannedDate], people: Mapping[int, UserProfile], seconds: int
+) -> list[Notice]:
+    """Each person in a date of the round: the call ends in ``seconds``."""
+    body = n.SendTimeLeft(
+        event_id=event.id,
+        round=round_no + 1,
+        seconds_left=seconds,
+        expires_at=event.local_iso(round_ends_at(event, round_no)),
+    )
+    return [
+        _to(event, people[user_id], body, f"time-left.r{round_no}")
+        for date_ in dates
+        for user_id in date_.people
+        if user_id in people
+    ]
 
 
 def round_end(
@@ -195,20 +250,23 @@ def round_end(
     rounds_of: Mapping[int, Sequence[int]],
     people: Mapping[int, UserProfile],
     today: date,
-) -> list[Outgoing]:
-    """After a round: a break message (with the person's next round) and a request to rate the partner."""
+) -> list[Notice]:
+    """After a round: a break message (with the person's next round) and, where the link went out, a request to
+    rate the partner. A date whose link never came (its people were told it was late) is not rated: they learn
+    the round is over and when their next one starts."""
     messages = []
     for date_ in dates:
         for user_id in date_.people:
             person = people[user_id]
             breather = _break(event, round_no, user_id, rounds_of, sitting_out=False)
-            rating = n.SendPartnerRatingRequest(
-                event_id=event.id, round=round_no + 1, partner=partner_card(people[date_.partner_of(user_id)], today)
-            )
-            messages.append(_to(event, person, "send_break_message", breather, f"break.r{round_no}", ROUND_PRIORITY))
-            messages.append(
-                _to(event, person, "send_partner_rating_request", rating, f"rate.r{round_no}", ROUND_PRIORITY)
-            )
+            messages.append(_to(event, person, breather, f"break.r{round_no}"))
+            if date_.invited:
+                rating = n.SendPartnerRatingRequest(
+                    event_id=event.id,
+                    round=round_no + 1,
+                    partner=partner_card(people[date_.partner_of(user_id)], today),
+                )
+                messages.append(_to(event, person, rating, f"rate.r{round_no}"))
     return messages
 
 
@@ -217,7 +275,7 @@ def finale(
     dates_of: Mapping[int, int],
     matches_of: Mapping[int, Sequence[UserProfile]],
     people: Mapping[int, UserProfile],
-) -> list[Outgoing]:
+) -> list[Notice]:
     """The final message to everyone who had dates, then their mutual matches (maybe none) with contacts."""
     messages = []
     for user_id, dates in dates_of.items():
@@ -226,28 +284,117 @@ def finale(
             _to(
                 event,
                 person,
-                "send_final_dating_message",
                 n.SendFinalDatingMessage(event_id=event.id, dates=dates),
                 "final",
-                NOTICE_PRIORITY,
             )
         )
-        contacts = [
-            n.MatchContact(user_id=m.user_id, name=m.name, username=m.username) for m in matches_of.get(user_id, ())
-        ]
+        contacts = [_contact(m) for m in matches_of.get(user_id, ())]
         messages.append(
             _to(
                 event,
                 person,
-                "send_match_message",
                 n.SendMatchMessage(event_id=event.id, matches=contacts),
                 "matches",
-                NOTICE_PRIORITY,
             )
         )
     return messages
 
 
-def cancellation(event: Event, people: Iterable[UserProfile]) -> list[Outgoing]:
+def late_match(event: Event, a: UserProfile, b: UserProfile) -> list[Notice]:
+    """A mutual like completed after the finale: each of the two gets the other's contact."""
+    return [
+        _to(event, me, n.SendMatchMessage(event_id=event.id, matches=[_contact(other)]), f"match.u{other.user_id}")
+        for me, other in ((a, b), (b, a))
+    ]
+
+
+def _contact(person: UserProfile) -> n.MatchContact:
+    return n.MatchContact(user_id=person.user_id, name=person.name, username=person.username)
+
+
+def cancellation(event: Event, people: Iterable[UserProfile]) -> list[Notice]:
     body = n.EventCancelled(event_id=event.id, starts_at=event.local_iso(event.start))
-    return [_to(event, person, "event_cancelled", body, "cancelled", NOTICE_PRIORITY) for person in people]
+    return [_to(event, person, body, "cancelled") for person in people]
+
+
+def extra_seat_offers(extra: Event, full: Event, people: Iterable[UserProfile]) -> list[Notice]:
+    """Offer each person waiting at ``full`` a seat at its extra night, until that night's registration closes."""
+    body = n.OfferExtraSeat(
+        event_id=extra.id,
+        from_event_id=full.id,
+        from_starts_at=full.local_iso(full.start),
+        starts_at=extra.local_iso(extra.start),
+        timezone=extra.timezone,
+        deadline=extra.local_iso(extra.confirm_deadline),
+    )
+    return [_to(extra, person, body, "offer") for person in people]
+
+
+@dataclass(frozen=True)
+class Organizer:
+    """Someone in ``public.organizers``; their language when they have a profile."""
+
+    user_id: int
+    language: str | None = None
+
+
+def underfilled(event: Event, schedule_id: int | None, organizers: Iterable[Organizer]) -> list[Notice]:
+    """Tell every organizer that ``event`` is far from full (each organizer once per event)."""
+    body = n.EventUnderfilled(
+        event_id=event.id,
+        starts_at=event.local_iso(event.start),
+        timezone=event.timezone,
+        registered=event.registered_count,
+        capacity=event.users_limit,
+        confirm_opens_at=event.local_iso(event.confirm_opens_at),
+        schedule_id=schedule_id,
+    )
+    return [Notice(event.id, o.user_id, o.user_id, o.language, body, "underfilled") for o in organizers]
+
+
+def banned(person: UserProfile, removed_from: list[int], at: datetime) -> list[Notice]:
+    """Tell someone an organizer banned them (and which upcoming events they were taken out of). The key names the
+    ban's time: someone banned again after a ban was lifted is told again."""
+    body = n.UserBanned(event_id=0, removed_from=removed_from)
+    return [Notice(0, person.user_id, person.chat_id, person.language, body, f"banned.{_stamp(at)}")]
+
+
+def unbanned(person: UserProfile, at: datetime) -> list[Notice]:
+    """Tell someone an organizer lifted their ban: they may register again."""
+    body = n.UserUnbanned(event_id=0)
+    return [Notice(0, person.user_id, person.chat_id, person.language, body, f"unbanned.{_stamp(at)}")]
+
+
+def _stamp(at: datetime) -> str:
+    """A moment as part of a key: microseconds since the epoch."""
+    return str(round(at.timestamp() * 1_000_000))
+
+
+def no_partner_free(
+    event: Event, round_no: int, person: UserProfile, next_round: int | None, next_starts_at: datetime | None
+) -> list[Notice]:
+    """Nobody is free for someone whose partner never came: told so, and when their next date is."""
+    body = n.NoPartnerFree(
+        event_id=event.id,
+        round=round_no + 1,
+        next_round=None if next_round is None else next_round + 1,
+        next_starts_at=None if next_starts_at is None else event.local_iso(next_starts_at),
+        expires_at=event.local_iso(round_ends_at(event, round_no)),
+    )
+    return [_to(event, person, body, f"no-partner.r{round_no}")]
+
+
+def date_given_up(
+    event: Event, round_no: int, person: UserProfile, next_round: int | None, next_starts_at: datetime | None
+) -> list[Notice]:
+    """Someone never joined their date's call, which was given up: told not to join it (it may hold their
+    partner's rescue date now), and when their next date is. Once per person and round, whoever found the absence
+    (``partner_absent`` or the quarter-round check)."""
+    body = n.DateGivenUp(
+        event_id=event.id,
+        round=round_no + 1,
+        next_round=None if next_round is None else next_round + 1,
+        next_starts_at=None if next_starts_at is None else event.local_iso(next_starts_at),
+        expires_at=event.local_iso(round_ends_at(event, round_no)),
+    )
+    return [_to(event, person, body, f"given-up.r{round_no}")]

@@ -2,6 +2,12 @@
 
 Acknowledgement comes after the database commit and after the reply is confirmed by the broker, so
 a crash at any point means a redelivery, which the idempotency record turns into the same reply.
+
+Waiting is not failing: while the database is unreachable a command is held and tried again with backoff, for
+up to ``hold_seconds`` (well within the broker's 30-minute acknowledgement timeout); then it is deferred, a
+fresh copy at the back of the queue (``Disposition.DEFER``), which does not count against the delivery limit.
+However long the outage, every command gets its one reply once the database is back. Only a command that fails
+for its own sake uses up its deliveries and is dead-lettered, answered first with ``internal_error``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from contracts.envelope import Incoming, Reply, reply_type
 from contracts.errors import ErrorCode
 from datemaker.service.dispatch import CommandProcessor, Outcome, Unprocessable, echo_headers
 from datemaker.service.ports import Publisher
+from datemaker.service.precedence import TimelineFirst
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +35,17 @@ class IntakeMetrics(Protocol):
 
     def dead_lettered(self, reason: str) -> None: ...
 
+    def deferred(self) -> None: ...
+
 
 class NoMetrics:
     def command_processed(self, command: str, result: str, seconds: float) -> None:
         pass
 
     def dead_lettered(self, reason: str) -> None:
+        pass
+
+    def deferred(self) -> None:
         pass
 
 
@@ -48,17 +60,20 @@ class CommandIntake:
         *,
         transient_errors: tuple[type[BaseException], ...],
         metrics: IntakeMetrics | None = None,
-        transient_retry_seconds: float = 120.0,
+        hold_seconds: float = 600.0,
+        precedence: TimelineFirst | None = None,
     ) -> None:
         self._processor = processor
         self._publisher = publisher
         self._reply_key = reply_routing_key
         self._transient = transient_errors
         self._metrics = metrics or NoMetrics()
-        self._transient_retry_seconds = transient_retry_seconds
+        self._hold_seconds = hold_seconds
+        self._precedence = precedence or TimelineFirst()
 
     async def __call__(self, incoming: Incoming) -> Disposition:
         """Process one delivery and say what to do with it."""
+        await self._precedence.wait()  # an event's step first: its links are due, a command can wait a moment
         started = time.perf_counter()
         try:
             outcome = await self._process_patiently(incoming)
@@ -67,8 +82,9 @@ class CommandIntake:
             self._metrics.dead_lettered("unidentifiable")
             return Disposition.DEAD_LETTER
         except self._transient as exc:
-            logger.warning("message %s not processed, will retry: %r", incoming.message_id, exc)
-            return Disposition.RETRY
+            logger.warning("message %s held %.0fs (%r); deferred", incoming.message_id, self._hold_seconds, exc)
+            self._metrics.deferred()
+            return Disposition.DEFER
         except Exception:
             logger.exception("command %s (%s) failed", incoming.message_id, incoming.type)
             if incoming.delivery_count + 1 < topology.DELIVERY_LIMIT:
@@ -90,8 +106,8 @@ class CommandIntake:
         return Disposition.ACK
 
     async def _process_patiently(self, incoming: Incoming) -> Outcome:
-        """Retry through database outages (with backoff) before giving the message back to the queue."""
-        deadline = time.monotonic() + self._transient_retry_seconds
+        """Retry through database outages (with backoff), for up to ``hold_seconds``."""
+        deadline = time.monotonic() + self._hold_seconds
         delay = 0.2
         while True:
             try:

@@ -3,8 +3,10 @@
 Each step runs in one transaction that holds the event's row lock, decides with the pure timeline and
 notices, and records its progress together with the messages it sends (an outbox), so a step is done
 once, entirely or not at all, whichever process runs it and whenever it is interrupted. Work with the
-Meet API happens outside those transactions: spaces are prepared ahead of their rounds, and calls are
-ended after the round's end is recorded (calls left open are ended by a later step).
+Meet API happens outside those transactions: spaces come from the pool (``space_pool``), and calls are
+ended after the round's end is recorded (calls left open are ended by a later step). Under the ``reuse``
+and ``auto`` policies a round's date may take over its table's space of the round before: its link goes
+out once that call is ended; a date whose link is not out when its round begins is told so at once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,17 @@ from datemaker.domain.errors import DomainError
 from datemaker.domain.events import Event, EventState
 from datemaker.domain.planning import Participant, PlanRequest, pair_score, plan_event
 from datemaker.domain.profiles import UserProfile
-from datemaker.domain.timeline import Pacing, Progress, Step, StepKind, check_transition, next_step
+from datemaker.domain.spaces import SpacePolicy
+from datemaker.domain.timeline import (
+    Pacing,
+    Progress,
+    Step,
+    StepKind,
+    check_transition,
+    next_step,
+    round_ends_at,
+    rounds_ended_by_cancelling,
+)
 from datemaker.service.ports import CallToEnd, Clock, LifecycleDatabase, LifecycleStore, Meet, MeetError
 
 logger = logging.getLogger(__name__)
@@ -44,6 +56,14 @@ class LifecycleMetrics(Protocol):
         """An event is over: how many of its people reached each stage."""
         ...
 
+    def dates_reusing(self, count: int) -> None:
+        """Dates took over their table's space."""
+        ...
+
+    def links_delayed(self, count: int) -> None:
+        """Dates had no link when their round began."""
+        ...
+
 
 class NoLifecycleMetrics:
     def step_done(self, kind: str, lateness: float) -> None:
@@ -53,6 +73,12 @@ class NoLifecycleMetrics:
         pass
 
     def funnel(self, outcome: str, stages: Mapping[str, int]) -> None:
+        pass
+
+    def dates_reusing(self, count: int) -> None:
+        pass
+
+    def links_delayed(self, count: int) -> None:
         pass
 
 
@@ -74,6 +100,7 @@ def participant(profile: UserProfile) -> Participant:
         manual_score=profile.manual_score,
         rating=profile.rating,
         seeking=frozenset(profile.seeking) if profile.seeking else None,
+        age_range=profile.partner_ages,
     )
 
 
@@ -87,14 +114,19 @@ class EventRunner:
         clock: Clock,
         *,
         on_messages: Callable[[], None] = lambda: None,
+        on_ready: Callable[[int], None] = lambda event_id: None,
         metrics: LifecycleMetrics | None = None,
         group_size_cap: int | None = None,
         pacing: Pacing = DEFAULT_PACING,
+        policy: SpacePolicy = SpacePolicy.AUTO,
     ) -> None:
         self._db = database
         self._meet = meet
         self._clock = clock
         self._on_messages = on_messages
+        self._on_ready = on_ready
+        """Called with an event id when some of its dates may have become ready for their link (calls ended)."""
+        self.policy = policy
         self._metrics = metrics or NoLifecycleMetrics()
         self._group_size_cap = group_size_cap
         self._pacing = pacing
@@ -187,17 +219,36 @@ class EventRunner:
                 check_transition(event.id, progress.state, EventState.RUNNING)
                 await store.set_state(event.id, EventState.RUNNING, now)
             await store.mark_round_started(event.id, step.round + 1)
+            await self._give_spaces(store, event, step.round)
             return await self._invite(store, event, step.round, now, with_sit_outs=True)
         if kind == StepKind.SEND_LATE_INVITES:
             return await self._invite(store, event, progress.rounds_started - 1, now, with_sit_outs=False)
-        if kind == StepKind.END_ROUND:
+        if kind == StepKind.TELL_DELAYED:
             assert step.round is not None
-            await store.mark_round_ended(event.id, step.round + 1)
+            plan = await store.round_plan(event.id, step.round)
+            late = [d for d in plan.dates if not d.invited and not d.delayed]
+            people = await store.profiles({u for d in late for u in d.people})
+            await store.mark_delayed([d.date_id for d in late], now)
+            self._metrics.links_delayed(len(late))
+            return await store.enqueue(notices.link_delayed(event, step.round, late, people, now.date()))
+        if kind == StepKind.TIME_LEFT:
+            assert step.round is not None
+            await store.mark_warned(event.id, step.round + 1)
+            seconds_left = round((round_ends_at(event, step.round) - now).total_seconds())
+            if seconds_left <= 0:  # too late to warn anyone
+                return 0
             plan = await store.round_plan(event.id, step.round)
             invited = [d for d in plan.dates if d.invited]
             people = await store.profiles({u for d in invited for u in d.people})
+            return await store.enqueue(notices.time_left(event, step.round, invited, people, seconds_left))
+        if kind == StepKind.END_ROUND:
+            assert step.round is not None
+            await store.mark_round_ended(event.id, step.round + 1)
+            await store.release_unused_spaces(event.id, before_round=step.round + 1)
+            plan = await store.round_plan(event.id, step.round)
+            people = await store.profiles({u for d in plan.dates for u in d.people})
             return await store.enqueue(
-                notices.round_end(event, step.round, invited, plan.rounds_of, people, now.date())
+                notices.round_end(event, step.round, plan.dates, plan.rounds_of, people, now.date())
             )
         if kind == StepKind.FINISH:
             return await self._finish(store, event, progress, now)
@@ -219,6 +270,7 @@ class EventRunner:
                 max_rounds=event.max_rounds,
                 mode=event.mode,
                 seed=event.id,
+                on=event.local(event.start).date(),
             )
             plan = plan_event(request)
         dates_of: dict[int, int] = {}
@@ -247,14 +299,26 @@ class EventRunner:
         await store.save_plan(event.id, plan, scores, now)
         return await store.enqueue(notices.plan_outcome(event, dates_of, left_out, people))
 
+    async def _give_spaces(self, store: LifecycleStore, event: Event, round_no: int) -> None:
+        """Round ``round_no`` begins: its dates without a space take one. Under ``reuse`` a table first keeps
+        its space of the round before; then free spaces the pool has not handed out yet; under ``auto`` a date
+        still without one keeps its table's (its link goes out once that call is ended)."""
+        if round_no > 0 and self.policy is SpacePolicy.REUSE:
+            self._metrics.dates_reusing(await store.take_over_table_spaces(event.id, round_no))
+        await store.claim_free_spaces(event.id, round_no)
+        if round_no > 0 and self.policy is SpacePolicy.AUTO:
+            self._metrics.dates_reusing(await store.take_over_table_spaces(event.id, round_no))
+
     async def _invite(
         self, store: LifecycleStore, event: Event, round_no: int, now: datetime, with_sit_outs: bool
     ) -> int:
         plan = await store.round_plan(event.id, round_no)
-        ready = [d for d in plan.dates if d.meeting_uri and not d.invited]
+        ready = [d for d in plan.dates if d.ready]
         sitting_out = plan.sitting_out if with_sit_outs else []
         people = await store.profiles({u for d in ready for u in d.people} | set(sitting_out))
         await store.mark_invited([d.date_id for d in ready], now)
+        if not self.policy.recycles:  # fresh: a space serves one date, ever
+            await store.retire_spaces([d.date_id for d in ready], now)
         return await store.enqueue(
             notices.round_start(event, round_no, ready, sitting_out, plan.rounds_of, people, now.date())
         )
@@ -263,35 +327,15 @@ class EventRunner:
         dates_of = await store.dates_per_person(event.id)
         matches = await store.mutual_matches(event.id)
         people = await store.profiles(set(dates_of) | {m for ms in matches.values() for m in ms})
-        matches_of = {user: [people[m] for m in partners] for user, partners in matches.items()}
+        # Whoever erased their data meanwhile is told nothing and is nobody's contact.
+        dates_of = {user: dates for user, dates in dates_of.items() if user in people}
+        matches_of = {user: [people[m] for m in partners if m in people] for user, partners in matches.items()}
         check_transition(event.id, progress.state, EventState.FINISHED)
         await store.set_state(event.id, EventState.FINISHED, now)
+        await store.release_unused_spaces(event.id)
         return await store.enqueue(notices.finale(event, dates_of, matches_of, people))
 
     # --- Meet work, outside transactions --------------------------------------------------------
-
-    async def prepare_spaces(self, event_id: int, batch: int = 20, on_space: Callable[[], None] = lambda: None) -> int:
-        """Create the Meet spaces of the event's dates that have none, earliest round first.
-
-        Paced by the Meet adapter (its quota); returns how many were made. Safe to run again at any time.
-        ``on_space`` is called after each space made for a round that has already started (its people
-        are waiting for their link).
-        """
-        made = 0
-        while True:
-            pending = await self._db.spaces_to_prepare(event_id, batch)
-            if not pending:
-                return made
-            for item in pending:
-                try:
-                    space = await self._meet.create_space()
-                except MeetError as exc:
-                    logger.warning("event %d: no Meet space for date %d yet: %s", event_id, item.date_id, exc)
-                    return made
-                if await self._db.save_space(item.date_id, space):
-                    made += 1
-                    if item.started:
-                        on_space()
 
     async def _end_calls(self, event_id: int, up_to_round: int) -> None:
         ending = self._ending.setdefault(event_id, set())
@@ -302,7 +346,7 @@ class EventRunner:
         async def end(call: CallToEnd) -> int | None:
             async with limit:
                 try:
-                    await self._meet.end_active_conference(call.space_name)
+                    await self._meet.end_active_conference(call.space_name, call.account)
                 except MeetError as exc:
                     logger.warning("event %d: call in %s not ended yet: %s", event_id, call.space_name, exc)
                     return None
@@ -313,6 +357,8 @@ class EventRunner:
             await self._db.mark_calls_ended(ended, self._clock())
         finally:
             ending.difference_update(c.date_id for c in calls)
+        if ended:
+            self._on_ready(event_id)  # a date that took over one of these spaces may have its link now
 
     def _close_calls_in_background(self, event_id: int, up_to_round: int) -> None:
         self._closing[event_id] += 1  # before the task runs: the loop must not try the same calls meanwhile
@@ -336,8 +382,10 @@ class EventRunner:
         spaces = await self._db.spaces_of(event.id)
         attendance = {}
         try:
-            for space in spaces:
-                attendance[space.date_id] = await self._meet.attendance(space.space_name)
+            for call in spaces:  # a space that served several dates holds a conference for each
+                attendance[call.date_id] = await self._meet.attendance(
+                    call.space_name, call.account, call.since, call.until
+                )
         except MeetError as exc:
             finished = progress.finished_at or now
             if now - finished < RESULTS_GIVE_UP:
@@ -351,14 +399,27 @@ class EventRunner:
 async def cancel_event(database: LifecycleDatabase, event_id: int, now: datetime, reason: str | None = None) -> int:
     """An organizer cancels an event: CANCELLED, and every active registrant is told (via the outbox).
 
+    Nothing more is sent for it. Spaces its dates hold without having been invited go back to the pool at
+    once; a READY or RUNNING event's started rounds end here, so the runner's END_CALLS step ends the calls
+    still on (retrying those the Meet API fails to end) and their spaces go back to the pool too.
+
     Returns how many people were told; raises ``InvalidTransition`` for an event that is over, and
     ``DomainError(event_not_found)`` for an unknown one.
     """
     async with database.transaction() as store:
-        snapshot = await store.lock_event(event_id)
-        if snapshot is None:
-            raise DomainError(ErrorCode.EVENT_NOT_FOUND, f"there is no event {event_id}")
-        event, progress = snapshot
-        check_transition(event.id, progress.state, EventState.CANCELLED)
-        await store.set_state(event.id, EventState.CANCELLED, now, reason=reason or "cancelled by the organizer")
-        return await store.enqueue(notices.cancellation(event, await store.active_registrant_profiles(event.id)))
+        return await cancel_in(store, event_id, now, reason)
+
+
+async def cancel_in(store: LifecycleStore, event_id: int, now: datetime, reason: str | None = None) -> int:
+    """:func:`cancel_event` inside the caller's transaction."""
+    snapshot = await store.lock_event(event_id)
+    if snapshot is None:
+        raise DomainError(ErrorCode.EVENT_NOT_FOUND, f"there is no event {event_id}")
+    event, progress = snapshot
+    check_transition(event.id, progress.state, EventState.CANCELLED)
+    await store.set_state(event.id, EventState.CANCELLED, now, reason=reason or "cancelled by the organizer")
+    ended = rounds_ended_by_cancelling(progress)
+    if ended > progress.rounds_ended:
+        await store.mark_round_ended(event.id, ended)
+    await store.release_unused_spaces(event.id)
+    return await store.enqueue(notices.cancellation(event, await store.active_registrant_profiles(event.id)))

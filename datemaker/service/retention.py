@@ -1,8 +1,11 @@
 """Data retention: the personal data of finished events is deleted after a number of days, anonymous
-counts of each event are kept.
+counts of each event are kept, and the profiles of people who stopped coming are erased.
 
 What goes: who joined each call (``date_attendance``), the free-text reasons of reports, the event's
-messages to the bot (``outbox``), and idempotency records (``processed_messages``) older than the period.
+messages to the bot (``outbox``), idempotency records (``processed_messages``) after a week (they only
+have to outlive a redelivery), and the profile of anyone who neither changed it nor registered for an
+event during the period and holds no registration for an event to come (erased as ``delete_my_data``
+erases it).
 What stays: the event, its registrations, plan and verdicts (the planner needs them to keep reported
 pairs apart and to avoid repeat dates), and ``event_stats``: the counts, computed once before the
 first deletion.
@@ -70,13 +73,16 @@ class RetentionReport:
     dry_run: bool
     events: list[PurgedEvent] = field(default_factory=list)
     processed_messages: int = 0
-    """Idempotency records older than the cutoff."""
+    """Idempotency records older than :data:`IDEMPOTENCY_WINDOW`."""
     stray_messages: int = 0
     """Outbox rows of no event older than the cutoff."""
+    erased_profiles: int = 0
+    """Profiles of people inactive since before the cutoff."""
 
     @property
     def total(self) -> int:
-        return sum(e.purged.total for e in self.events) + self.processed_messages + self.stray_messages
+        events = sum(e.purged.total for e in self.events)
+        return events + self.processed_messages + self.stray_messages + self.erased_profiles
 
 
 class RetentionStore(Protocol):
@@ -105,6 +111,11 @@ class RetentionStore(Protocol):
         """Outbox rows that belong to no event."""
         ...
 
+    async def erase_inactive_profiles(self, before: datetime, now: datetime) -> int:
+        """Erase the profiles not changed since ``before`` of people with no registration since then and none
+        for an event not over; how many."""
+        ...
+
 
 class RetentionDatabase(Protocol):
     def transaction(self, *, rollback: bool = False) -> AbstractAsyncContextManager[RetentionStore]:
@@ -113,6 +124,8 @@ class RetentionDatabase(Protocol):
         ...
 
 
+IDEMPOTENCY_WINDOW = timedelta(days=7)
+"""How long a command's reply is kept to answer a redelivery of it (redeliveries come within minutes)."""
 FINISHED_STATES: tuple[EventState, ...] = tuple(sorted(TERMINAL))
 """States an event does not leave: FINISHED, SKIPPED, CANCELLED."""
 
@@ -134,8 +147,8 @@ async def purge_expired(
     on_event: Callable[[PurgedEvent], None] = lambda _: None,
 ) -> RetentionReport:
     """Delete the personal data of events that closed more than ``retention_days`` before ``now``,
-    after storing their counts; and idempotency records older than that. Safe to run at any time, in
-    several processes at once; meant to be called once a day.
+    after storing their counts; old idempotency records; and the profiles of people inactive that long.
+    Safe to run at any time, in several processes at once; meant to be called once a day.
 
     ``dry_run`` does all the work in transactions that are rolled back: the report tells exactly what a
     real run would delete, and nothing changes. ``on_start`` is told how many events are due, ``on_event``
@@ -157,8 +170,9 @@ async def purge_expired(
             report.events.append(done)
             on_event(done)
     async with database.transaction(rollback=dry_run) as store:
-        report.processed_messages = await store.purge_processed_messages(cutoff)
+        report.processed_messages = await store.purge_processed_messages(min(cutoff, now - IDEMPOTENCY_WINDOW))
         report.stray_messages = await store.purge_stray_messages(cutoff)
+        report.erased_profiles = await store.erase_inactive_profiles(cutoff, now)
     logger.info(
         "retention%s: %d events past %s, %d records of personal data deleted",
         " (dry run)" if dry_run else "",

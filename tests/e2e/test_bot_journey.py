@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chathub_bot.emulator import BotApiEmulator, EmulatorClient
 from chathub_common.rabbit import Broker
+from chathub_sim.telegram import EmulatorClient
 from contracts import topology
-from tests.support.bot import BotProcess, bot_environment
+from tests.support.bot import running_bot
 from tests.support.factories import create_event, create_participant
 from tests.support.promtool import check_metrics
 
@@ -27,6 +27,7 @@ TEXTS = {
         "future": "That date is in the future.",
         "adults": "adults only",
         "city?": "Which city",
+        "ages?": "Which ages",
         "skip": "Skip",
         "photo?": "Send a photo",
         "saved": "Your profile is saved!",
@@ -52,6 +53,7 @@ TEXTS = {
         "future": "Эта дата ещё не наступила.",
         "adults": "только для взрослых",
         "city?": "В каком городе",
+        "ages?": "С кем по возрасту",
         "skip": "Пропустить",
         "photo?": "Пришлите фото",
         "saved": "Анкета сохранена!",
@@ -72,22 +74,9 @@ TEXTS = {
 
 
 @pytest.fixture(scope="module")
-async def emulator():
-    emulator = BotApiEmulator(global_rate=30, chat_rate=5)
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
-
-
-@pytest.fixture(scope="module")
 async def bot_process(emulator, test_env, topology, datemaker):
-    process = BotProcess(bot_environment(emulator.url, emulator.token, TG_BOT_CHAT_RATE="5", TG_BOT_GLOBAL_RATE="30"))
-    await process.start()
-    yield process
-    code = await process.stop()
-    assert code == 0, "\n".join(process.log[-30:])
-    errors = [line for line in process.log if " ERROR " in line or "Traceback" in line]
-    assert not errors, "\n".join(errors)
+    async with running_bot(emulator, TG_BOT_CHAT_RATE="5", TG_BOT_GLOBAL_RATE="30") as process:
+        yield process
 
 
 @pytest.fixture
@@ -132,14 +121,19 @@ async def test_participant_journey(bot_process, client, clean_db, publisher, set
     await user.send_text("24.12.1996")
     await user.wait_for(contains=t["city?"])
     await user.send_text("Novosibirsk")
+    await user.wait_for(contains=t["ages?"])
+    await user.send_text("25-40")
     bio_question = await user.wait_for(contains=t["skip"].lower() if language == "en" else "о себе")
     await user.press(bio_question, t["skip"])
     await user.wait_for(contains=t["photo?"])
     await user.send_photo()
     await user.wait_for(contains=t["saved"])
     row = await clean_db.fetchrow(
-        "SELECT name, gender, birthday, city, photo_file_id, language FROM users WHERE user_id = $1", user_id
+        "SELECT name, gender, birthday, city, photo_file_id, language, partner_age_min, partner_age_max FROM users "
+        "WHERE user_id = $1",
+        user_id,
     )
+    assert (row["partner_age_min"], row["partner_age_max"]) == (25, 40)
     assert (row["name"], row["gender"], str(row["birthday"]), row["city"]) == (
         "Alexandra",
         "F",
@@ -159,10 +153,8 @@ async def test_participant_journey(bot_process, client, clean_db, publisher, set
     assert "(Asia/Novosibirsk)" in menu.content
     await user.press(menu, menu.buttons[0][0]["text"])
     registered = await user.wait_for(contains=t["registered"])
-    assert registered.message_id == menu.message_id
-    await user.press(registered, registered.buttons[0][0]["text"])  # ✅ <time>: manage it
-    details = await user.wait_for(lambda m: t["cancel"] in m.button_texts)
-    await user.press(details, t["cancel"])
+    assert registered.message_id == menu.message_id and t["cancel"] in registered.button_texts  # the event's own card
+    await user.press(registered, t["cancel"])
     question = await user.wait_for(contains=t["cancel?"])
     await user.press(question, t["yes cancel"])
     cancelled = await user.wait_for(contains=t["cancelled"])
@@ -208,7 +200,7 @@ async def test_participant_journey(bot_process, client, clean_db, publisher, set
 
 async def test_ops_endpoints_and_metrics(bot_process, client, clean_db):
     ready = await bot_process.wait_ready(5)
-    assert ready == {"ready": True, "checks": {"broker": True, "telegram": True}}
+    assert ready == {"ready": True, "checks": {"broker": True, "telegram": True, "state": True}}
     user = client.user(9300, language_code="en")
     await user.send_text("/help")
     await user.wait_for(contains="/date")

@@ -1,4 +1,4 @@
-"""``python -m datemaker demo`` as a user runs it: a whole event with the emulators, datemaker and the bot as
+"""``python -m chathub_sim.demo`` as a user runs it: a whole event with the emulators, datemaker and the bot as
 processes, and simulated people going through the bot from /start to their matches. This is also the bot's
 full-journey end-to-end test. The demo gets queues and a database of its own and removes them at the end."""
 
@@ -25,12 +25,13 @@ CHECKS = (
     "every match is mutual",
     "every mutual like became a match",
     "every seated person got the final message",
+    "the Mini App agreed with the chat",
 )
 
 
 def demo(*args: str) -> list[str]:
     name = f"demot{uuid.uuid4().hex[:8]}"
-    return [sys.executable, "-m", "datemaker", "demo", "--env", name, "--database", f"chathub_{name}", *args]
+    return [sys.executable, "-m", "chathub_sim.demo", "--env", name, "--database", f"chathub_{name}", *args]
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -67,7 +68,7 @@ def test_a_whole_event_passes_every_check(tmp_path):
     assert run.returncode == 0, output
     for check in CHECKS:
         assert re.search(rf"✔ pass\s*│\s*{re.escape(check)}", run.stdout), (check, run.stdout)
-    assert "✘" not in run.stdout and "All 8 checks passed." in run.stdout
+    assert "✘" not in run.stdout and "All 9 checks passed." in run.stdout
 
     result = json.loads(report.read_text())
     assert result["exit_code"] == 0
@@ -78,7 +79,8 @@ def test_a_whole_event_passes_every_check(tmp_path):
     assert tally["matches"] >= 1, "someone liked each other and got the other's contact"
     figures = result["figures"]
     assert figures["state"] == "FINISHED"
-    assert figures["meet"]["spaces_created"] == tally["dates_planned"] == figures["meet"]["conferences_ended"]
+    # the pool makes spaces ahead for a full event; the ones a no-show leaves unused wait for the next event
+    assert figures["meet"]["spaces_created"] >= tally["dates_planned"] == figures["meet"]["conferences_ended"]
     assert figures["telegram"]["too_many_requests"] == 0
     assert figures["command_count"] > 0 and figures["command_p99"] is not None
     assert set(figures["exit_codes"].values()) == {0}

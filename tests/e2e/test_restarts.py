@@ -77,7 +77,8 @@ async def commands_through_an_outage(isolated, outage, restore, users: int = 150
     for message_id in sent:
         replies = isolated.bot.replies[message_id]
         assert {r.message_id for r in replies} == {f"{message_id}.result"}, "two different replies to one command"
-        assert {r.body for r in replies} == {b'{"ok":true,"data":{"status":"registered"}}'}
+        assert len({r.body for r in replies}) == 1, "two different replies to one command"
+        assert json.loads(replies[0].body)["data"]["status"] == "registered"
     counts = await isolated.pool.fetchrow(
         "SELECT count(*) AS rows, (SELECT registered_count FROM dating_events WHERE id = $1) AS seats "
         "FROM registrations WHERE event_id = $1",

@@ -8,16 +8,18 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
+import aiohttp
 import pytest
 from prometheus_client import REGISTRY
 
 from chathub_bot.app import ChathubBot
-from chathub_bot.emulator import BotApiEmulator
 from chathub_common.rabbit import Broker
+from chathub_sim.telegram import BotApiEmulator
 from contracts import topology
 from tests.conftest import wait_for
-from tests.support.bot import live_settings
+from tests.support.bot import forget_bot_state, live_settings
 from tests.support.factories import create_event, create_participant, register
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.usefixtures("datemaker")
 
@@ -36,6 +38,7 @@ async def emulator():
 
 @pytest.fixture
 async def live_bot(emulator, settings, topology):
+    await forget_bot_state()
     bot = ChathubBot(live_settings(emulator))
     await bot.start()
     yield bot
@@ -66,7 +69,7 @@ async def test_profile_and_registration_through_datemaker(live_bot, emulator, cl
     emulator.user(user, first_name="Mila", language_code="en", username="mila_m")
     emulator.send_text(user, "/start")
     await emulator.wait_for(user, lambda m: "What is your name?" in (m.text or ""))
-    for answer in ("Mila", None, "12.03.1993", "Tver", "skip", "skip"):
+    for answer in ("Mila", None, "12.03.1993", "Tver", "skip", "skip", "skip"):  # partner ages, bio, photo
         after = emulator.version
         if answer is None:
             emulator.press(user, emulator.bot_messages(user)[-1].message_id, text="Woman")
@@ -93,11 +96,15 @@ async def test_profile_and_registration_through_datemaker(live_bot, emulator, cl
 
 
 async def test_a_late_reply_is_ignored(live_bot, emulator, clean_db):
-    live_bot.gateway.timeout = 0.001  # no reply can be that fast
+    live_bot.gateway.timeout = 0.3
     late = metric("chathub_bot_replies_total", outcome="late")
     emulator.user(7002, language_code="en")
-    emulator.send_text(7002, "/date")
-    busy = await emulator.wait_for(7002, lambda m: "busy" in (m.text or ""))
+    async with clean_db.acquire() as conn, conn.transaction():
+        # datemaker cannot read the events until this transaction ends: its reply comes after the bot gave up
+        # (a tiny timeout alone is not enough: a reply may come while the command is still being published)
+        await conn.execute("LOCK TABLE dating_events IN ACCESS EXCLUSIVE MODE")
+        emulator.send_text(7002, "/date")
+        busy = await emulator.wait_for(7002, lambda m: "busy" in (m.text or ""))
     assert [b["text"] for row in busy.buttons for b in row] == ["Try again", "« Back to events"]
     await wait_for(lambda: metric("chathub_bot_replies_total", outcome="late") > late)
     live_bot.gateway.timeout = 5.0
@@ -234,3 +241,89 @@ async def test_invites_overtake_a_backlog(emulator, settings, topology, publishe
     assert len(first_invites) == 10
     assert max(first_invites) < 30, first_invites  # all in the first of three seconds, ahead of 60 reminders
     assert emulator.stats.too_many_requests == 0
+
+
+async def test_a_bot_api_refusing_the_menu_at_start_stops_nothing(emulator, settings, topology, caplog):
+    """setMyCommands answered by a front's error page (aiogram: ClientDecodeError), setChatMenuButton refused:
+    the bot polls and consumes all the same, and sets them once Telegram takes them."""
+    emulator.refuse("setMyCommands", "garbage")
+    emulator.refuse("setChatMenuButton", "error")
+    await forget_bot_state()
+    bot = ChathubBot(live_settings(emulator, webapp_url="https://dating.example.org/app/"))
+    await bot.start()
+    try:
+        emulator.user(7010, language_code="en")
+        emulator.send_text(7010, "/help")
+        await emulator.wait_for(7010)  # polling runs
+        body = {"event_id": 1, "starts_at": "2030-01-01T10:00:00+00:00"}
+        publisher = bot.broker
+        await publish_to_bot(publisher, settings, "event_cancelled", body, 7011)
+        await emulator.wait_for(7011)  # and so does the consumer
+        assert emulator.commands == [] and "setMyCommands (ru) failed" in caplog.text
+        emulator.accept("setMyCommands")
+        emulator.accept("setChatMenuButton")
+        await wait_for(lambda: emulator.commands and emulator.menu_button()["type"] == "web_app", timeout=15)
+    finally:
+        await bot.stop(grace=5)
+
+
+async def test_messages_are_held_through_a_telegram_outage_and_none_dead_lettered(
+    emulator, settings, topology, publisher
+):
+    """Telegram unreachable longer than every retry (the pacer's attempts, the hold, the delivery limit): each
+    message is sent once it is back, an expired link is counted and not sent, nothing is dead-lettered."""
+    await forget_bot_state()
+    bot = ChathubBot(live_settings(emulator, tg_bot_hold_seconds=1.0, tg_bot_send_attempts=2))
+    await bot.start()
+    expired = metric("chathub_bot_messages_expired_total", command="invite_to_meeting")
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    invite = {
+        "event_id": 1, "round": 1, "url": "https://meet.google.com/aaa-bbbb-ccc", "starts_at": soon,
+        "ends_at": soon, "partner": {"user_id": 1, "name": "Ann"}, "expires_at": soon,
+    }  # fmt: skip
+    matches = {"event_id": 1, "matches": [{"user_id": 2, "name": "Bo", "username": "bo"}]}
+    sent: set[str] = set()
+    try:
+        for how in ("network", "bad_gateway", "server_error"):
+            emulator.cut(how)
+            users = {"network": 7020, "bad_gateway": 7030, "server_error": 7040}[how]
+            ids = [
+                await publish_to_bot(publisher, settings, "send_match_message", matches, users + i) for i in range(3)
+            ]
+            if how == "network":
+                await publish_to_bot(publisher, settings, "invite_to_meeting", invite, 7029)
+            await asyncio.sleep(3.5)  # past the hold (deferred at least twice) and the link's expiry
+            assert all(emulator.bot_messages(users + i) == [] for i in range(3))
+            emulator.restore()
+            for i in range(3):
+                await emulator.wait_for(users + i, timeout=20)
+            sent.update(ids)
+        await asyncio.sleep(1.0)
+        assert all(len(emulator.bot_messages(u)) == 1 for u in (7020, 7021, 7022, 7030, 7031, 7040))  # not doubled
+        assert emulator.bot_messages(7029) == []
+        assert metric("chathub_bot_messages_expired_total", command="invite_to_meeting") == expired + 1
+        assert await dead_letters(settings, sent, timeout=1.0) == []
+    finally:
+        emulator.restore()
+        await bot.stop(grace=5)
+
+
+async def test_updates_by_webhook(emulator, settings, topology, clean_db):
+    """With TG_WEBHOOK_URL the bot asks Telegram for a webhook (served beside the Mini App) and does not poll."""
+    await forget_bot_state()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    bot = ChathubBot(live_settings(emulator, tg_webhook_url=url, webapp_port=port))
+    await bot.start()
+    try:
+        await wait_for(lambda: emulator.webhook is not None, timeout=10)
+        assert emulator.webhook["url"] == url and emulator.webhook["secret_token"]
+        emulator.user(7050, language_code="en")
+        emulator.send_text(7050, "/date")
+        menu = await emulator.wait_for(7050, timeout=10)
+        assert "Speed dating" in menu.text or "Upcoming events" in menu.text
+        async with aiohttp.ClientSession() as session, session.post(url, json={"update_id": 1}) as response:
+            assert response.status == 401  # not Telegram: no secret token
+    finally:
+        await bot.stop(grace=5)
+        emulator._delete_webhook({})

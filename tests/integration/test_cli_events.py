@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import wait_for
-from tests.support.cli import Run, events_cli
+from tests.support.cli import check_refusals, events_cli
 from tests.support.factories import create_event, create_participant, register
 from tests.support.journey import notifications
 from tests.support.past_events import event_that_ran
@@ -87,7 +87,7 @@ async def test_create_one_event_and_a_weekly_series_then_list_them(clean_db):
     )
     assert listing.code == everything.code == limited.code == 0, listing.err + everything.err + limited.err
     header, *lines = listing.out.splitlines()
-    assert header.split() == ["ID", "START", "TIMEZONE", "STATE", "REGISTERED", "WAITLISTED", "CONFIRMED"]
+    assert header.split() == ["ID", "START", "TIMEZONE", "STATE", "REGISTERED", "WAITLISTED", "CONFIRMED", "SCHEDULE"]
     assert [int(line.split()[0]) for line in lines] == [single_id, *ids]  # by start; the old event is left out
     assert lines[0].split()[1:] == [
         *f"{row['start_dttm'].astimezone(MOSCOW):%a %Y-%m-%d %H:%M}".split(),
@@ -96,6 +96,7 @@ async def test_create_one_event_and_a_weekly_series_then_list_them(clean_db):
         "1/12",
         "1",
         "1",
+        "-",  # made by hand, not by a schedule
     ]
     assert int(everything.out.splitlines()[1].split()[0]) == old
     assert len(everything.out.splitlines()) == 1 + 5
@@ -131,7 +132,7 @@ BAD_INPUT = {
     "no database server": (["list", "--env", "POSTGRES_PORT=1"], ["cannot reach PostgreSQL at", "docker compose"]),
     "no such database": (
         ["list", "--env", "POSTGRES_DB=chathub_no_such_db"],
-        ["chathub_no_such_db does not exist", "python -m datemaker migrate"],
+        ["chathub_no_such_db does not exist", "`datemaker migrate`"],
     ),
 }  # fmt: skip
 """Each case: arguments (with placeholders), and what its one line on stderr must say."""
@@ -148,17 +149,7 @@ async def test_bad_input_gets_one_line_and_status_2(clean_db):
         "CANCELLED": str(cancelled),
     }
 
-    async def attempt(args: list[str]) -> Run:
-        env = dict(a.split("=", 1) for a in args[args.index("--env") + 1 :]) if "--env" in args else {}
-        args = args[: args.index("--env")] if "--env" in args else args
-        return await events_cli(*(substitutions.get(a, a) for a in args), **env)
-
-    runs = await asyncio.gather(*(attempt(args) for args, _ in BAD_INPUT.values()))
-    for (case, (_, expected)), run in zip(BAD_INPUT.items(), runs, strict=True):
-        assert run.code == 2, f"{case}: status {run.code}, {run.err!r}"
-        assert run.out == "", f"{case}: {run.out!r}"
-        assert len(run.err.strip().splitlines()) == 1 and "Traceback" not in run.err, f"{case}: {run.err!r}"
-        assert all(part in run.err for part in expected), f"{case}: {run.err!r}"
+    await check_refusals(BAD_INPUT, substitutions, events_cli)
     # Nothing was created, nothing was cancelled.
     assert await clean_db.fetchval("SELECT count(*) FROM dating_events") == 2
     assert await clean_db.fetchval("SELECT state_id FROM dating_events WHERE id = $1", finished) == 4
@@ -261,3 +252,28 @@ async def test_cancel_asks_first_then_tells_every_participant(clean_db, bot):
 
     again = await events_cli("cancel", str(event), "--yes")
     assert again.code == 2 and "is CANCELLED already" in again.err
+
+
+async def test_show_previews_the_balance_and_board_shows_each_person(clean_db):
+    from datetime import date
+
+    event = await create_event(clean_db, starts_in=timedelta(days=5), max_rounds=3)
+    anna = await create_participant(clean_db, name="Anna", gender="F", birthday=date(1994, 1, 1))
+    kate = await create_participant(clean_db, name="Kate", gender="F", birthday=date(1995, 1, 1))
+    bob = await create_participant(clean_db, name="Bob", gender="M", birthday=date(1993, 1, 1))
+    picky = await create_participant(clean_db, name="Picky", gender="M", birthday=date(1990, 1, 1), partner_age_max=25)
+    for user in (anna, kate, bob, picky):
+        await register(clean_db, event, user)
+    shown = await events_cli("show", str(event))
+    assert shown.code == 0, shown.err
+    assert "Balance preview" in shown.out and "2 for 4 people" in shown.out
+    assert f"no match   Picky ({picky})" in shown.out and "sit-outs   F 2" in shown.out
+
+    board = await events_cli("board", str(event), "--once")
+    assert board.code == 0, board.err
+    assert "no round is running" in board.out
+    assert re.search(rf"{anna}\s+Anna\s+registered\s+-\s+-\s+-\s+-\s+\?\s+0", board.out), board.out
+    missing = await events_cli("board", "987654", "--once")
+    assert missing.code == 2 and "987654" in missing.err
+    bad = await events_cli("board", str(event), "--every", "0")
+    assert bad.code == 2 and "--every" in bad.err

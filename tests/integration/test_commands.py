@@ -135,7 +135,7 @@ async def test_legacy_form_from_the_seed_bot(bot, clean_db):
         raw=b"register_event",
         headers={"user_id": str(user), "chat_id": str(user), "message_id": "55", "event_id": str(event)},
     )
-    assert ok(reply) == {"status": "registered"}
+    assert ok(reply)["status"] == "registered" and ok(reply)["event"]["event_id"] == event
     message = bot.replies[next(reversed(bot.replies))][0]
     assert message.type == "register_event.result"
     assert message.headers["message_id"] == 55 and message.headers["event_id"] == event
@@ -152,8 +152,9 @@ async def test_rate_partner_only_after_a_date(bot, clean_db):
     )  # fmt: skip
     assert error(await bot.call("rate_partner", body, user_id=a)) == "not_your_partner"  # planned, not held yet
     await clean_db.execute("UPDATE event_dates SET invited_at = now() WHERE event_id = $1", event)
-    assert ok(await bot.call("rate_partner", body, user_id=a)) == {"recorded": True}
-    assert ok(await bot.call("rate_partner", {**body, "partner_id": a}, user_id=b)) == {"recorded": True}
+    recorded = {"recorded": True, "verdict": "like"}
+    assert ok(await bot.call("rate_partner", body, user_id=a)) == recorded
+    assert ok(await bot.call("rate_partner", {**body, "partner_id": a}, user_id=b)) == recorded
     assert await clean_db.fetchval("SELECT count(*) FROM matches WHERE event_id = $1", event) == 2
     report = {"event_id": event, "partner_id": a, "verdict": "report", "reason": "rude"}
     assert ok(await bot.call("rate_partner", report, user_id=b))["recorded"]
@@ -227,3 +228,128 @@ async def test_double_click_registers_once(bot, clean_db):
     statuses = sorted([(await bot.reply_to(i))["data"]["status"] for i in ids])
     assert statuses == ["already_registered"] * 5 + ["registered"]
     assert await clean_db.fetchval("SELECT registered_count FROM dating_events WHERE id = $1", event) == 1
+
+
+async def _date(pool, event, round_no, a, b, *, invited=True, uri="https://meet.google.com/abc-defg-hij"):
+    await pool.execute(
+        """INSERT INTO event_dates (event_id, group_no, round_no, user_a, user_b, meeting_uri, invited_at)
+           VALUES ($1, 0, $2, $3, $4, $5, CASE WHEN $6 THEN now() END)""",
+        event, round_no, min(a, b), max(a, b), uri, invited,
+    )  # fmt: skip
+
+
+async def test_get_current_date_now_next_and_to_rate(bot, clean_db):
+    assert error(await bot.call("get_current_date", {}, user_id=77)) == "profile_required"
+    me = await create_participant(clean_db, name="Me", gender="F")
+    first, second, third = [await create_participant(clean_db, name=f"P{i}", gender="M") for i in range(3)]
+    # running: round 0 began 100 s ago and is over (rounds of 60 s, breaks of 30 s); round 1 is on now
+    event = await create_event(
+        clean_db, starts_in=timedelta(seconds=-100), state_id=3, round_seconds=60, break_seconds=30,
+        rounds_planned=3, timezone="Asia/Novosibirsk",
+    )  # fmt: skip
+    # a finished event of yesterday: one date rated, one not yet (ratings are open for 48 hours)
+    earlier, rated = [await create_participant(clean_db, name=f"E{i}", gender="M") for i in range(2)]
+    yesterday = await create_event(
+        clean_db, starts_in=timedelta(days=-1), state_id=4, finished_at=datetime.now(UTC) - timedelta(hours=23)
+    )
+    await _date(clean_db, yesterday, 0, me, earlier)
+    await _date(clean_db, yesterday, 1, me, rated)
+    await clean_db.execute(
+        "INSERT INTO likes (event_id, user_id, partner_id) VALUES ($1, $2, $3)", yesterday, me, rated
+    )
+    await _date(clean_db, event, 0, me, first)
+    await _date(clean_db, event, 1, me, second)
+    await _date(clean_db, event, 2, me, third, invited=False)
+    tonight = ok(await bot.call("get_current_date", {}, user_id=me))
+    date = tonight["date"]
+    assert (date["event_id"], date["round"], date["partner"]["name"]) == (event, 2, "P1")
+    assert date["url"].startswith("https://meet.google.com/") and date["rounds"] == 3
+    assert date["starts_at"].endswith("+07:00") and date["timezone"] == "Asia/Novosibirsk"
+    starts, ends = datetime.fromisoformat(date["starts_at"]), datetime.fromisoformat(date["ends_at"])
+    now = datetime.fromisoformat(tonight["now"])
+    assert starts <= now < ends and (ends - starts).total_seconds() == 60
+    assert date["next"]["round"] == 3 and date["next"]["partner"]["name"] == "P2"
+    assert [(r["event_id"], r["round"], r["partner"]["user_id"]) for r in tonight["to_rate"]] == [
+        (yesterday, 1, earlier),
+        (event, 1, first),
+    ]
+    # rating the first partner takes them off the list; the partner of round 3 has no link yet
+    ok(await bot.call("rate_partner", {"event_id": event, "partner_id": first, "verdict": "like"}, user_id=me))
+    to_rate = ok(await bot.call("get_current_date", {}, user_id=me))["to_rate"]
+    assert [r["partner"]["user_id"] for r in to_rate] == [earlier]
+    # an erased partner is nobody's date: the next date is then round 3's
+    ok(await bot.call("delete_my_data", {}, user_id=second))
+    date = ok(await bot.call("get_current_date", {}, user_id=me))["date"]
+    assert date["round"] == 3 and date["url"] is None and date["next"] is None
+    # somebody else's dates are not mine
+    stranger = await create_participant(clean_db)
+    assert ok(await bot.call("get_current_date", {}, user_id=stranger)) == {
+        "date": None, "now": ANY_TIME, "to_rate": []
+    }  # fmt: skip
+
+
+class _AnyTime:
+    def __eq__(self, other):
+        return isinstance(other, str) and datetime.fromisoformat(other).tzinfo is not None
+
+
+ANY_TIME = _AnyTime()
+
+
+async def test_list_matches_newest_event_first_without_erased_people(bot, clean_db):
+    assert error(await bot.call("list_matches", {}, user_id=78)) == "profile_required"
+    me = await create_participant(clean_db, name="Me", gender="F")
+    old_match, new_match, erased, one_way = [
+        await create_participant(clean_db, name=f"M{i}", gender="M", username=f"m{i}_x") for i in range(4)
+    ]
+    older = await create_event(clean_db, starts_in=timedelta(days=-9), state_id=4)
+    newer = await create_event(clean_db, starts_in=timedelta(days=-2), state_id=4)
+    running = await create_event(clean_db, starts_in=timedelta(minutes=-5), state_id=3)
+    likes = [
+        (older, me, old_match), (older, old_match, me), (newer, me, new_match), (newer, new_match, me),
+        (newer, me, erased), (newer, erased, me), (newer, me, one_way), (running, me, old_match),
+        (running, old_match, me),
+    ]  # fmt: skip
+    await clean_db.executemany("INSERT INTO likes (event_id, user_id, partner_id) VALUES ($1, $2, $3)", likes)
+    ok(await bot.call("delete_my_data", {}, user_id=erased))
+    matches = ok(await bot.call("list_matches", {}, user_id=me))["matches"]
+    assert matches == [
+        {"event_id": newer, "user_id": new_match, "name": "M1", "username": "m1_x"},
+        {"event_id": older, "user_id": old_match, "name": "M0", "username": "m0_x"},
+    ]
+    assert ok(await bot.call("list_matches", {}, user_id=new_match))["matches"][0]["user_id"] == me
+
+
+async def test_list_events_says_when_a_confirmation_can_be_given(bot, clean_db):
+    user = await create_participant(clean_db)
+    event = await create_event(clean_db, starts_in=timedelta(hours=5), state_id=1)
+    await register(clean_db, event, user)
+    assert ok(await bot.call("list_events", {}, user_id=user))["events"][0]["can_confirm"] is False
+    await clean_db.execute("UPDATE registrations SET confirmation_sent_at = now() WHERE user_id = $1", user)
+    assert ok(await bot.call("list_events", {}, user_id=user))["events"][0]["can_confirm"] is True
+    ok(await bot.call("confirm_registration", {"event_id": event, "attending": True}, user_id=user))
+    assert ok(await bot.call("list_events", {}, user_id=user))["events"][0]["can_confirm"] is False
+
+
+async def test_an_event_with_an_age_range_refuses_other_ages_and_lists_its_range(bot, clean_db):
+    young = await create_participant(clean_db, birthday=datetime.now(UTC).date().replace(year=2004))
+    old = await create_participant(clean_db, birthday=datetime.now(UTC).date().replace(year=1970))
+    fits = await create_participant(clean_db, birthday=datetime.now(UTC).date().replace(year=1994))
+    event = await create_event(clean_db, min_age=25, max_age=40)
+    refused = await bot.call("register_event", {"event_id": event}, user_id=young)
+    assert error(refused) == "not_eligible" and "25-40" in refused["error"]["message"]
+    assert error(await bot.call("register_event", {"event_id": event}, user_id=old)) == "not_eligible"
+    assert ok(await bot.call("register_event", {"event_id": event}, user_id=fits))["status"] == "registered"
+    listed = ok(await bot.call("list_events", {}, user_id=fits))["events"][0]
+    assert (listed["min_age"], listed["max_age"], listed["my_status"]) == (25, 40, "registered")
+
+
+async def test_partner_ages_are_kept_optional_and_checked(bot, clean_db):
+    saved = ok(await bot.call("upsert_profile", {**PROFILE, "partner_age_min": 28, "partner_age_max": 38}, user_id=13))
+    assert (saved["profile"]["partner_age_min"], saved["profile"]["partner_age_max"]) == (28, 38)
+    kept = ok(await bot.call("upsert_profile", PROFILE, user_id=13))["profile"]
+    assert kept["partner_age_min"] == 28  # not sent: kept
+    bad = {**PROFILE, "partner_age_min": 50, "partner_age_max": 30}
+    assert error(await bot.call("upsert_profile", bad, user_id=13)) == "bad_request"
+    cleared = ok(await bot.call("upsert_profile", {**PROFILE, "partner_age_min": None}, user_id=13))["profile"]
+    assert cleared["partner_age_min"] is None and cleared["partner_age_max"] == 38

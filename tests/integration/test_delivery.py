@@ -9,7 +9,7 @@ import pytest
 
 from chathub_common.rabbit import Broker
 from contracts import topology
-from contracts.commands import DATEMAKER_COMMANDS
+from contracts.commands import ListEvents
 from datemaker.adapters.postgres.store import TRANSIENT_ERRORS, PostgresDatabase
 from datemaker.app import utc_now
 from datemaker.service.commands import HANDLERS
@@ -40,7 +40,7 @@ async def test_repeated_message_id_repeats_the_reply_not_the_effect(bot, clean_d
     await bot.send("register_event", {"event_id": event}, user_id=first, message_id=message_id)
     await wait_for(lambda: len(bot.replies[message_id]) == 2)
     assert [json.loads(m.body) for m in bot.replies[message_id]] == [reply, reply]
-    assert reply == {"ok": True, "data": {"status": "registered"}}
+    assert reply["ok"] and reply["data"]["status"] == "registered"
     # An error reply is remembered too, even once the reason for it is gone.
     refused_id = uuid.uuid4().hex
     await bot.send("register_event", {"event_id": event}, user_id=second, message_id=refused_id)
@@ -96,9 +96,7 @@ async def test_poison_message_is_retried_then_dead_lettered_with_an_error_reply(
     try:
         await broker.connect()
         await side.start()
-        processor = CommandProcessor(
-            PostgresDatabase(pool), utc_now, {**HANDLERS, "list_events": broken}, DATEMAKER_COMMANDS
-        )
+        processor = CommandProcessor(PostgresDatabase(pool), utc_now, {**HANDLERS, ListEvents: broken})
         intake = CommandIntake(processor, broker, own.bot_queue, transient_errors=TRANSIENT_ERRORS)
         await broker.consume(own.command_queue, intake)
         reply = await side.call("list_events", {}, user_id=9, timeout=20)
@@ -134,7 +132,8 @@ async def test_datemaker_killed_mid_stream_processes_every_command_once(settings
             second.stop()
         for message_id in ids:
             bodies = {m.body for m in side.replies[message_id]}
-            assert bodies == {b'{"ok":true,"data":{"status":"registered"}}'}, (message_id, bodies)
+            assert len(bodies) == 1, (message_id, bodies)  # a redelivered command repeats its reply
+            assert json.loads(bodies.pop())["data"]["status"] == "registered"
         assert tuple(await registrations(clean_db, event)) == (len(users), len(users))
         assert await clean_db.fetchval("SELECT count(*) FROM processed_messages") == len(users)
     finally:

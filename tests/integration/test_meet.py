@@ -17,9 +17,9 @@ import pytest
 from aiohttp import web
 from google.apps import meet_v2
 
+from chathub_sim.meet import MeetEmulator
 from datemaker.adapters.meet import MeetOptions, create_meet
 from datemaker.adapters.meet.credentials import SCOPES
-from datemaker.emulators.meet import MeetEmulator
 from datemaker.service.ports import MeetError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +38,14 @@ async def emulator():
 @pytest.fixture
 async def meet(emulator, tmp_path):
     # The token file does not exist: a loopback endpoint needs none.
-    adapter = create_meet(emulator.endpoint, str(tmp_path / "token.json"), "creds.json", UNPACED, options=FAST)
+    adapter = create_meet(
+        emulator.endpoint,
+        str(tmp_path / "token.json"),
+        "creds.json",
+        UNPACED,
+        project_creations_per_minute=UNPACED,
+        options=FAST,
+    )
     yield adapter
     await adapter.close()
 
@@ -227,7 +234,9 @@ async def test_a_per_call_timeout_bounds_a_hanging_server(emulator, tmp_path):
 
 
 async def test_creations_are_paced(emulator, tmp_path):
-    adapter = create_meet(emulator.endpoint, str(tmp_path / "t.json"), "c.json", 600.0, options=FAST)  # 1 per 0.1 s
+    adapter = create_meet(
+        emulator.endpoint, str(tmp_path / "t.json"), "c.json", 600.0, project_creations_per_minute=UNPACED, options=FAST
+    )  # 1 per 0.1 s
     try:
         started = time.monotonic()
         await asyncio.gather(*(adapter.create_space() for _ in range(4)))
@@ -240,7 +249,9 @@ async def test_creations_are_paced(emulator, tmp_path):
 
 async def test_pacing_keeps_creations_within_the_servers_quota(emulator, tmp_path):
     emulator.set_creation_quota(2, window_seconds=0.4)
-    adapter = create_meet(emulator.endpoint, str(tmp_path / "t.json"), "c.json", 240.0, options=FAST)  # 1 per 0.25 s
+    adapter = create_meet(
+        emulator.endpoint, str(tmp_path / "t.json"), "c.json", 240.0, project_creations_per_minute=UNPACED, options=FAST
+    )  # 1 per 0.25 s
     try:
         for _ in range(4):
             await adapter.create_space()
@@ -272,6 +283,81 @@ async def test_a_quota_rejection_holds_back_the_other_creations(emulator, meet):
     assert stats["calls"]["CreateSpace"] == 4  # the two others waited instead of hitting the quota too
 
 
+async def test_several_accounts_share_creations_within_each_quota_and_the_projects(emulator, tmp_path):
+    """Two accounts, each allowed 2 per window, the project 3: a creation goes through the account whose quota
+    frees first; a RESOURCE_EXHAUSTED moves it to the other account; nothing exceeds a quota for long."""
+    window = 1.0
+    emulator.set_creation_quota(2, window_seconds=window, project_limit=3)
+    files = []
+    for name in ("anna", "boris"):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"token": f"token-of-{name}"}))
+        files.append(str(path))
+    adapter = create_meet(
+        emulator.endpoint, files, "c.json", 120.0, project_creations_per_minute=180.0, options=FAST
+    )  # paced as the quotas say: 2 a second per account, 3 a second in all
+    try:
+        started = time.monotonic()
+        spaces = await asyncio.gather(*(adapter.create_space() for _ in range(6)))
+        elapsed = time.monotonic() - started
+    finally:
+        await adapter.close()
+    assert {s.account for s in spaces} == {"anna", "boris"}
+    stats = emulator.stats()
+    assert sorted(stats["spaces_created_by"]) == ["token-of-anna", "token-of-boris"]
+    assert min(stats["spaces_created_by"].values()) >= 2
+    assert elapsed >= 1.0  # six at three a second
+    assert stats["quota_rejections"] <= 2  # paced at the quota itself: network jitter may cross it, rarely
+
+
+async def test_a_busy_account_hands_the_creation_to_another(emulator, tmp_path):
+    emulator.set_creation_quota(1, window_seconds=5.0)  # each account: one space per 5 s
+    files = []
+    for name in ("anna", "boris"):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"token": f"token-of-{name}"}))
+        files.append(str(path))
+    adapter = create_meet(
+        emulator.endpoint, files, "c.json", UNPACED, project_creations_per_minute=UNPACED, options=FAST
+    )  # pacing believes there is room: the server's 429 says otherwise
+    try:
+        started = time.monotonic()
+        first, second = [await adapter.create_space() for _ in range(2)]
+        assert time.monotonic() - started < 2.0  # the second went through the other account at once
+    finally:
+        await adapter.close()
+    assert {first.account, second.account} == {"anna", "boris"}
+    assert emulator.stats()["quota_rejections"] <= 1
+
+
+async def test_a_spaces_calls_and_records_are_reached_through_the_account_that_made_it(emulator, tmp_path):
+    files = []
+    for name in ("anna", "boris"):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"token": f"token-of-{name}"}))
+        files.append(str(path))
+    adapter = create_meet(emulator.endpoint, files, "c.json", UNPACED, project_creations_per_minute=UNPACED)
+    other = create_meet(emulator.endpoint, files[::-1], "c.json", UNPACED, project_creations_per_minute=UNPACED)
+    try:
+        space = await adapter.create_space()
+        wrong = "boris" if space.account == "anna" else "anna"
+        first = emulator.join(space.meeting_code, "Ann")
+        assert first
+        with pytest.raises(MeetError, match="denied"):
+            await other.end_active_conference(space.name, wrong)
+        await other.end_active_conference(space.name, space.account)
+        await asyncio.sleep(0.3)
+        late = datetime.now(UTC)
+        emulator.join(space.meeting_code, "Bob")  # a second conference in the same space: the next date
+        everyone = await adapter.attendance(space.name, space.account)
+        second = await adapter.attendance(space.name, space.account, since=late)
+    finally:
+        await adapter.close()
+        await other.close()
+    assert sorted(a.display_name for a in everyone) == ["Ann", "Bob"]
+    assert [a.display_name for a in second] == ["Bob"]
+
+
 # ---------------------------------------------------------------------- Google's endpoint: the token
 
 
@@ -299,7 +385,7 @@ async def test_missing_token_file_is_a_clear_error_for_google(tmp_path, endpoint
     adapter = create_meet(endpoint, str(tmp_path / "token.json"), str(tmp_path / "creds.json"))
     try:
         for call in (adapter.check, adapter.create_space):
-            with pytest.raises(MeetError, match=r"token\.json not found.*python -m datemaker meet-login"):
+            with pytest.raises(MeetError, match=r"token\.json not found.*`datemaker meet-login"):
                 await call()
         with pytest.raises(MeetError, match="meet-login"):
             await adapter.attendance("spaces/abc")
@@ -382,7 +468,7 @@ async def test_emulator_process_and_its_control_api(tmp_path):
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "datemaker.emulators.meet",
+        "chathub_sim.meet",
         "--port",
         "0",
         "--control-port",

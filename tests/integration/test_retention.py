@@ -222,7 +222,8 @@ async def test_the_retention_command_tells_what_it_deleted(db, own_database):
     line = f"event {old.event_id} (finished {old.finished_at:%Y-%m-%d}): counts saved; would delete 5 call attendance"
     assert line in out
     assert "would delete 5 call attendance record(s), 1 report reason(s), 5 message(s)" in out
-    assert "would delete 1 idempotency record(s) older than" in out
+    assert "would delete 1 idempotency record(s) older than a week" in out
+    assert "would erase 0 profile(s) of people inactive since" in out
     assert out.splitlines()[-1] == (
         "1 event(s) past the 30-day retention period; 12 record(s) would be deleted (dry run: nothing was changed)"
     )

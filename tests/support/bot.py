@@ -1,5 +1,5 @@
-"""Helpers for the bot's tests: an in-memory datemaker speaking the protocol, and a harness driving the real
-dispatcher and bot (through the outbox) against the Bot API emulator."""
+"""Helpers for the bot's tests: a harness driving the real dispatcher and bot (through the pacer) against the
+Bot API emulator and the real datemaker, and the bot as a child process."""
 
 from __future__ import annotations
 
@@ -9,182 +9,29 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import asyncpg
 
 from chathub_bot.app import build_bot, build_dispatcher
 from chathub_bot.config import BotSettings
-from chathub_bot.emulator import BotApiEmulator, ChatMessage
 from chathub_bot.fsm import ExpiringMemoryStorage
 from chathub_bot.gateway import DatemakerGateway
+from chathub_bot.guards import FloodGuard
 from chathub_bot.i18n import LanguageBook, build_i18n
 from chathub_bot.inbox import Inbox
-from chathub_bot.outbox import Outbox
+from chathub_bot.pacing import Pacer
+from chathub_bot.state import forget_all
+from chathub_bot.webapp.server import WebAppServer
 from chathub_common.delivery import Disposition
-from contracts.commands import DATEMAKER_COMMANDS
-from contracts.envelope import Incoming, Reply
+from chathub_common.rabbit import Broker
+from chathub_sim.telegram import BotApiEmulator, ChatMessage
+from contracts.envelope import Incoming
 
 TOKEN = "987654321:AAHarnessTokenForChathubBotTests_0123"
-
-
-@dataclass
-class FakeEvent:
-    event_id: int
-    starts_at: datetime
-    timezone: str = "Europe/Moscow"
-    capacity: int = 20
-    registered: dict[int, str] = field(default_factory=dict)
-    """user id → status (registered, waitlisted, confirmed)."""
-
-
-class FakeDatemaker:
-    """Answers the bot's commands from memory, through the gateway's real reply path.
-
-    ``mode``: ``normal``; ``silent`` (never answers, so the bot times out); ``twice`` (every reply delivered
-    twice, as a redelivery would).
-    """
-
-    def __init__(self) -> None:
-        self.profiles: dict[int, dict[str, Any]] = {}
-        self.events: dict[int, FakeEvent] = {}
-        self.dates: set[tuple[int, int, int]] = set()
-        self.ratings: list[tuple[int, int, int, str]] = []
-        self.commands: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-        self.mode = "normal"
-        self.gateway: DatemakerGateway | None = None
-        self.dispositions: list[Disposition] = []
-
-    def add_event(self, event_id: int, *, starts_in: timedelta = timedelta(days=3), **fields: Any) -> FakeEvent:
-        event = FakeEvent(event_id, datetime.now(UTC) + starts_in, **fields)
-        self.events[event_id] = event
-        return event
-
-    async def publish(
-        self,
-        routing_key: str,
-        body: bytes,
-        *,
-        type: str,
-        message_id: str | None = None,
-        correlation_id: str | None = None,
-        headers: Mapping[str, Any] | None = None,
-    ) -> str:
-        args = json.loads(body)
-        DATEMAKER_COMMANDS[type].model_validate(args)  # the bot only sends valid commands
-        self.commands.append((type, args, dict(headers or {})))
-        if self.mode == "silent":
-            return message_id or ""
-        reply = self.answer(type, args, int((headers or {})["user_id"]))
-        incoming = Incoming(
-            body=reply.to_body(),
-            message_id=f"{message_id}.result",
-            type=f"{type}.result",
-            correlation_id=message_id,
-            headers=dict(headers or {}),
-        )
-        copies = 2 if self.mode == "twice" else 1
-        loop = asyncio.get_running_loop()
-        for _ in range(copies):
-            loop.call_soon(lambda: self.dispositions.append(self.gateway.take_reply(incoming)))  # type: ignore[union-attr]
-        return message_id or ""
-
-    def answer(self, command: str, args: dict[str, Any], user_id: int) -> Reply:
-        handler = getattr(self, f"_{command}")
-        try:
-            return Reply.success(handler(args, user_id))
-        except _Refusal as exc:
-            return Reply.failure(exc.code, exc.message)
-
-    def _profile(self, user_id: int) -> dict[str, Any]:
-        profile = self.profiles.get(user_id)
-        if profile is None:
-            raise _Refusal("profile_required", "you have no profile yet")
-        birthday = date.fromisoformat(profile["birthday"])
-        today = datetime.now(UTC).date()
-        age = today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))
-        return {"profile": {"user_id": user_id, "age": age, **profile}}
-
-    def _get_profile(self, args: dict[str, Any], user_id: int) -> dict[str, Any]:
-        return self._profile(user_id)
-
-    def _upsert_profile(self, args: dict[str, Any], user_id: int) -> dict[str, Any]:
-        self.profiles[user_id] = dict(args)
-        return self._profile(user_id)
-
-    def _list_events(self, args: dict[str, Any], user_id: int) -> dict[str, Any]:
-        events = []
-        for event in sorted(self.events.values(), key=lambda e: e.starts_at):
-            seated = [u for u, s in event.registered.items() if s != "waitlisted"]
-            events.append(
-                {
-                    "event_id": event.event_id,
-                    "starts_at": event.starts_at.isoformat(),
-                    "timezone": event.timezone,
-                    "capacity": event.capacity,
-                    "registered": len(seated),
-                    "spots_left": max(0, event.capacity - len(seated)),
-                    "state": "NOT_STARTED",
-                    "my_status": event.registered.get(user_id),
-                }
-            )
-        return {"events": events}
-
-    def _event(self, event_id: int) -> FakeEvent:
-        if event_id not in self.events:
-            raise _Refusal("event_not_found", f"there is no event {event_id}")
-        return self.events[event_id]
-
-    def _register_event(self, args: dict[str, Any], user_id: int) -> dict[str, Any]:
-        self._profile(user_id)
-        event = self._event(args["event_id"])
-        if user_id in event.registered:
-            return {"status": "already_registered"}
-        seated = [u for u, s in event.registered.items() if s != "waitlisted"]
-        status = "registered" if len(seated) < event.capacity else "waitlisted"
-        event.registered[user_id] = status
-        return {"status": status}
-
-    def _cancel_registration(self, args: dict[str, Any], user_id: int) -> dict[str, Any]:
-        event_ids = [args["event_id"]] if args["event_id"] else list(self.events)
-        cancelled = []
-        for event_id in event_ids:
-            event = self._event(event_id)
-            if event.registered.pop(user_id, None) is not None:
-                cancelled.append(event_id)
-            elif args["event_id"]:
-                raise _Refusal("not_registered", "you are not registered")
-        return {"cancelled": cancelled}
-
-    def _confirm_registration(self, args: dict[str, Any], user_id: int) -> dict[str, Any]:
-        event = self._event(args["event_id"])
-        if user_id not in event.registered:
-            raise _Refusal("not_registered", "you are not registered")
-        if args["attending"]:
-            event.registered[user_id] = "confirmed"
-            return {"status": "confirmed"}
-        del event.registered[user_id]
-        return {"status": "declined"}
-
-    def _rate_partner(self, args: dict[str, Any], user_id: int) -> dict[str, Any]:
-        pair = (args["event_id"], *sorted((user_id, args["partner_id"])))
-        if pair not in self.dates:
-            raise _Refusal("not_your_partner", "you had no date with this person at this event")
-        self.ratings.append((args["event_id"], user_id, args["partner_id"], args["verdict"]))
-        return {"recorded": True}
-
-    def _set_ready(self, args: dict[str, Any], user_id: int) -> dict[str, Any]:
-        return {"ready": True}
-
-
-class _Refusal(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class ErrorLog(logging.Handler):
@@ -199,44 +46,114 @@ class ErrorLog(logging.Handler):
 
 
 class BotHarness:
-    """The real dispatcher, bot and outbox against an in-process emulator, with a :class:`FakeDatemaker`.
+    """The real dispatcher, bot and pacer against an in-process emulator, talking to the real datemaker through
+    the real broker (the run's queues; a datemaker must be consuming them, e.g. the ``datemaker`` fixture).
 
     Updates are fed with ``dp.feed_raw_update``; each helper returns the bot messages sent or edited in
-    answer (the outbox waits for Telegram's acceptance, so they are all there when the handler returns).
+    answer (the pacer waits for Telegram's acceptance, so they are all there when the handler returns).
+    Replies arrive on the bot's queue and complete the gateway's pending requests, as in the bot.
     """
 
-    def __init__(self, *, reply_timeout: float = 2.0, chat_rate: float = 50.0, global_rate: float = 200.0) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        pool: asyncpg.Pool,
+        *,
+        reply_timeout: float = 5.0,
+        chat_rate: float = 50.0,
+        global_rate: float = 200.0,
+        flood: FloodGuard | None = None,
+        webapp_url: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.webapp_url = webapp_url
+        self.pool = pool
         self.emulator = BotApiEmulator(TOKEN, global_rate=global_rate, chat_rate=chat_rate)
-        self.datemaker = FakeDatemaker()
-        self.outbox = Outbox(global_rate=global_rate, chat_rate=chat_rate)
-        self.gateway = DatemakerGateway(self.datemaker, "datemaker_test", timeout=reply_timeout)
-        self.datemaker.gateway = self.gateway
+        self.pacer = Pacer(global_rate=global_rate, chat_rate=chat_rate)
+        self.broker = Broker(
+            settings.rabbitmq_url(),
+            exchange=settings.rabbitmq_exchange,
+            env=settings.chathub_env,
+            connection_name="tests-bot-harness",
+        )
+        self.gateway = DatemakerGateway(self.broker, settings.command_queue, timeout=reply_timeout)
         self.i18n = build_i18n()
         self.languages = LanguageBook()
         self.storage = ExpiringMemoryStorage()
         self.errors = ErrorLog()
+        self.replies = 0
+        """Replies received from datemaker."""
+        self.duplicate_replies = False
+        """Hand every reply to the gateway twice, as a redelivery would."""
+        self.dispositions: list[Disposition] = []
+        self.notifications: list[Incoming] = []
+        """Commands from datemaker that reached the bot's queue (acknowledged, not sent: see :meth:`notify`)."""
+        self.flood = FloodGuard(burst=1000, per_second=1000.0) if flood is None else flood  # tests are fast
+        self._notified = 0
 
     async def __aenter__(self) -> BotHarness:
         url = await self.emulator.start()
-        self.bot = build_bot(TOKEN, self.outbox, url)
-        self.dp = build_dispatcher(self.gateway, self.i18n, self.languages, self.storage)
-        self.inbox = Inbox(self.bot, self.gateway, self.i18n, self.languages)
+        self.bot = build_bot(TOKEN, self.pacer, url)
+        self.dp = build_dispatcher(self.gateway, self.i18n, self.languages, self.storage, self.flood)
+        self.inbox = Inbox(self.bot, self.gateway, self.i18n, self.languages, webapp_url=self.webapp_url)
+        self.webapp = WebAppServer(
+            token=TOKEN, gateway=self.gateway, bot=self.bot, flood=self.flood, i18n=self.i18n, port=0
+        )
+        await self.webapp.start()
+        self.webapp_base = f"http://127.0.0.1:{self.webapp.port}"
+        """The Mini App's server (the page at ``/app/``, the API under ``/app/api/``)."""
+        await self.broker.connect()
+        await self.broker.consume(self.settings.bot_queue, self._on_bot_queue)
         logging.getLogger("chathub_bot").addHandler(self.errors)
         logging.getLogger("aiogram").addHandler(self.errors)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        from chathub_bot.handlers.organizer import stop_boards
+
+        await stop_boards()
         logging.getLogger("chathub_bot").removeHandler(self.errors)
         logging.getLogger("aiogram").removeHandler(self.errors)
-        await self.outbox.close()
+        await self.webapp.stop()
+        await self.broker.stop_consuming()
+        await self.broker.close()
+        await self.pacer.close()
         # AiohttpSession.close() waits 250 ms for TLS connections to close; there are none on loopback.
         if self.bot.session._session is not None:
             await self.bot.session._session.close()
         await self.emulator.stop()
 
+    async def _on_bot_queue(self, incoming: Incoming) -> Disposition:
+        if not incoming.correlation_id:
+            self.notifications.append(incoming)  # tests hand notifications to the inbox themselves (notify)
+            return Disposition.ACK
+        self.replies += 1
+        disposition = await self.gateway.take_reply(incoming)
+        self.dispositions.append(disposition)
+        if self.duplicate_replies:
+            self.dispositions.append(await self.gateway.take_reply(incoming))
+        return disposition
+
+    async def silence(self) -> None:
+        """From now on, commands go to a queue nobody reads: datemaker never answers."""
+        channel = await self.broker._publish_channel.get_underlay_channel()  # type: ignore[union-attr]
+        name = f"{self.settings.command_queue}.silent"
+        await channel.queue_declare(name, auto_delete=True)
+        await channel.queue_bind(name, self.settings.rabbitmq_exchange, routing_key=name)
+        self.gateway.routing_key = name
+
+    def speak(self) -> None:
+        """Commands go to datemaker again."""
+        self.gateway.routing_key = self.settings.command_queue
+
     def user(self, user_id: int, language_code: str = "ru", **profile: Any) -> int:
         self.emulator.user(user_id, language_code=language_code, **profile)
         return user_id
+
+    async def profile(self, user_id: int) -> dict[str, Any] | None:
+        """The user's row in datemaker's database."""
+        row = await self.pool.fetchrow("SELECT * FROM users WHERE user_id = $1", user_id)
+        return dict(row) if row else None
 
     async def _feed(self, update: dict[str, Any], chat_id: int) -> list[ChatMessage]:
         before = self.emulator.version
@@ -245,6 +162,10 @@ class BotHarness:
 
     async def say(self, user_id: int, text: str) -> list[ChatMessage]:
         return await self._feed(self.emulator.send_text(user_id, text), user_id)
+
+    async def say_in_group(self, user_id: int, group_id: int, text: str) -> list[ChatMessage]:
+        """The user writes ``text`` in a group the bot is in; the bot's answers in that group."""
+        return await self._feed(self.emulator.send_text(user_id, text, in_group=group_id), group_id)
 
     async def sticker(self, user_id: int) -> list[ChatMessage]:
         return await self._feed(self.emulator.send_sticker(user_id), user_id)
@@ -267,9 +188,10 @@ class BotHarness:
 
     async def notify(self, command: str, body: dict[str, Any], user_id: int, /, **headers: Any) -> Disposition:
         """Deliver a command from datemaker to the bot's inbox, as the broker would."""
+        self._notified += 1
         incoming = Incoming(
             body=json.dumps(body).encode(),
-            message_id=f"n-{command}-{user_id}-{len(self.datemaker.commands)}-{id(body)}",
+            message_id=f"n-{command}-{user_id}-{self._notified}",
             type=command,
             headers={"user_id": user_id, "chat_id": user_id, **headers},
         )
@@ -282,12 +204,19 @@ class BotHarness:
         await self.press(user_id, self.last(user_id), data="p:g:F")
         await self.say(user_id, "17.05.1995")
         await self.say(user_id, "Moscow")
-        await self.press(user_id, self.last(user_id), data="p:s:")
-        await self.press(user_id, self.last(user_id), data="p:s:")
-        assert user_id in self.datemaker.profiles, [m.text for m in self.emulator.bot_messages(user_id)]
+        await self.press(user_id, self.last(user_id), data="p:s:")  # partner ages
+        await self.press(user_id, self.last(user_id), data="p:s:")  # bio
+        await self.press(user_id, self.last(user_id), data="p:s:")  # photo
+        assert await self.profile(user_id), [m.text for m in self.emulator.bot_messages(user_id)]
 
 
 # --- the whole bot, against real RabbitMQ ---------------------------------------------------------
+
+
+async def forget_bot_state() -> None:
+    """Forget the dialogs a bot of an earlier test left in Redis for this test run's users."""
+    settings = BotSettings(_env_file=None)
+    await forget_all(settings.redis_url, settings.chathub_env)
 
 
 def live_settings(emulator: BotApiEmulator, **overrides: Any) -> BotSettings:
@@ -297,6 +226,7 @@ def live_settings(emulator: BotApiEmulator, **overrides: Any) -> BotSettings:
         "tg_bot_token": emulator.token,
         "tg_api_base": emulator.url,
         "metrics_port": 0,
+        "webapp_port": 0,
         "tg_bot_global_rate": emulator.limits.global_rate,
         "tg_bot_chat_rate": emulator.limits.chat_rate,
         "tg_bot_polling_timeout": 1,
@@ -313,7 +243,9 @@ def bot_environment(emulator_url: str, token: str, **extra: str) -> dict[str, st
         "TG_BOT_TOKEN": token,
         "TG_API_BASE": emulator_url,
         "METRICS_PORT": "0",
+        "WEBAPP_PORT": "0",
         "TG_BOT_POLLING_TIMEOUT": "1",
+        "TG_BOT_USER_BURST": "1000",  # tests act far faster than people (the flood limit has tests of its own)
         **extra,
     }
 
@@ -380,3 +312,17 @@ class BotProcess:
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
         return code
+
+
+@asynccontextmanager
+async def running_bot(emulator: BotApiEmulator, **extra: str) -> AsyncIterator[BotProcess]:
+    """``python -m chathub_bot`` against ``emulator`` (``extra``: more environment) for the block; it must then
+    stop cleanly, having logged no error."""
+    process = BotProcess(bot_environment(emulator.url, emulator.token, **extra))
+    await forget_bot_state()
+    await process.start()
+    yield process
+    code = await process.stop()
+    assert code == 0, "\n".join(process.log[-30:])
+    errors = [line for line in process.log if " ERROR " in line or "Traceback" in line]
+    assert not errors, "\n".join(errors)

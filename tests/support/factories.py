@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -11,8 +12,21 @@ import asyncpg
 _ids = itertools.count(1_000_001)
 
 
-async def reset_database(pool: asyncpg.Pool) -> None:
-    await pool.execute("TRUNCATE users, dating_events, processed_messages RESTART IDENTITY CASCADE")
+async def reset_database(pool: asyncpg.Pool, attempts: int = 5) -> None:
+    """Empty the tables. A datemaker running meanwhile (the in-process one) may hold one of them while it waits
+    for another that TRUNCATE holds: PostgreSQL then aborts one of the two, and this tries again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await pool.execute(
+                """TRUNCATE users, dating_events, processed_messages, event_schedules, organizers, meet_spaces,
+                            organizer_actions, banned_users
+                   RESTART IDENTITY CASCADE"""
+            )
+            return
+        except asyncpg.DeadlockDetectedError:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.05 * attempt)
 
 
 async def create_participant(

@@ -47,6 +47,7 @@ def service_env(settings: Any, **extra: str) -> dict[str, str]:
             "RABBITMQ_EXCHANGE": settings.rabbitmq_exchange,
             "POSTGRES_DB": settings.postgres_db,
             "METRICS_PORT": "0",
+            "WEBAPP_PORT": "0",
             "PYTHONUNBUFFERED": "1",
         }
     )

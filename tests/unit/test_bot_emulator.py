@@ -22,8 +22,8 @@ from aiogram.exceptions import (
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
-from chathub_bot.emulator import DEFAULT_TOKEN, BotApiEmulator, EmulatorClient
-from chathub_bot.emulator.formatting import ParseError, parse_html, parse_markdown_v2, utf16_length
+from chathub_sim.telegram import DEFAULT_TOKEN, BotApiEmulator, EmulatorClient
+from chathub_sim.telegram.formatting import ParseError, parse_html, parse_markdown_v2, utf16_length
 
 
 @pytest.fixture
@@ -278,7 +278,7 @@ async def test_control_api_drives_a_user(emulator, bot):
 
 def test_emulator_runs_as_a_process_printing_its_url():
     process = subprocess.Popen(
-        [sys.executable, "-m", "chathub_bot.emulator", "--port", "0", "--global-rate", "10"],
+        [sys.executable, "-m", "chathub_sim.telegram", "--port", "0", "--global-rate", "10"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -306,3 +306,36 @@ def test_emulator_runs_as_a_process_printing_its_url():
 def test_emulator_refuses_a_token_of_the_wrong_shape():
     with pytest.raises(ValueError, match="must look like Telegram's"):
         BotApiEmulator("not-a-token")
+
+
+async def test_outages_look_like_telegrams_to_aiogram(emulator, bot):
+    """As a real outage: broken connections, the front's HTML 502 page, the Bot API's JSON 500, 429s; and a
+    refused method, until restored."""
+    from aiogram.exceptions import ClientDecodeError, TelegramNetworkError, TelegramServerError
+
+    emulator.user(5, first_name="Ann")
+    expected = {
+        "network": TelegramNetworkError,
+        "bad_gateway": ClientDecodeError,
+        "server_error": TelegramServerError,
+        "retry_after": TelegramRetryAfter,
+    }
+    for how, error in expected.items():
+        emulator.cut(how, retry_after=7)
+        with pytest.raises(error) as raised:
+            await bot.send_message(5, "hello")
+        if how == "retry_after":
+            assert raised.value.retry_after == 7
+    emulator.restore()
+    await bot.send_message(5, "hello")
+    assert [m.text for m in emulator.bot_messages(5)] == ["hello"]
+    emulator.refuse("setMyCommands")
+    with pytest.raises(ClientDecodeError):
+        await bot.set_my_commands([])
+    emulator.refuse("setMyCommands", "error")
+    with pytest.raises(TelegramBadRequest):
+        await bot.set_my_commands([])
+    emulator.accept("setMyCommands")
+    assert await bot.set_my_commands([])
+    with pytest.raises(ValueError):
+        emulator.cut("flood")

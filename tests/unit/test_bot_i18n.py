@@ -62,3 +62,15 @@ def test_translation_and_plural_forms():
 )
 def test_locale_from_telegram_language_code(code, locale):
     assert choose_locale(code) == locale
+
+
+def test_every_refusal_a_person_can_meet_has_its_own_words():
+    from chathub_bot import texts
+    from contracts.errors import ErrorCode
+
+    i18n = build_i18n()
+    internal = {ErrorCode.UNKNOWN_COMMAND, ErrorCode.PAYLOAD_TOO_LARGE, ErrorCode.INTERNAL_ERROR}  # not theirs
+    with i18n.context(), i18n.use_locale("en"):
+        fallback = texts.error_text("no such code")
+        generic = [code for code in ErrorCode if code not in internal and texts.error_text(code) == fallback]
+    assert not generic, f"these refusals would read 'something went wrong on our side': {generic}"

@@ -94,9 +94,9 @@ async def test_dialog_storage_expires_after_silence():
     await storage.set_state(bob, "Form:city")
     now[0] = 200
     assert await storage.get_state(alice) is None and await storage.get_data(alice) == {}
-    assert len(storage) == 0  # the sweep also forgot bob
+    assert storage.size == 0  # the sweep also forgot bob
     await storage.set_state(alice, None)
-    assert len(storage) == 0
+    assert storage.size == 0
 
 
 def test_settings_read_the_protocol_variables(monkeypatch):
@@ -127,3 +127,14 @@ def test_refuses_to_start_without_a_token(monkeypatch):
     result = subprocess.run([sys.executable, "-m", "chathub_bot"], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 2
     assert "TG_BOT_TOKEN is not set" in result.stderr
+
+
+def test_the_dismiss_button_names_any_report_within_telegrams_64_bytes():
+    from chathub_bot.callbacks import OrganizerAction, OrganizerCb
+    from contracts.envelope import INT64_MAX
+
+    packed = OrganizerCb(action=OrganizerAction.DISMISS, target=INT64_MAX).pack()
+    assert len(packed.encode()) <= 64 and OrganizerCb.unpack(packed).target == INT64_MAX
+    for forged in ("g:d:-1", "g:d:" + "9" * 25, "g:d:x"):
+        with pytest.raises(ValueError):
+            OrganizerCb.unpack(forged)

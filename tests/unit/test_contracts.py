@@ -5,28 +5,28 @@ import json
 import pytest
 
 from contracts import topology
-from contracts.commands import DATEMAKER_COMMANDS, RegisterEvent, UpsertProfile
-from contracts.envelope import MAX_BODY_BYTES, Headers, Incoming, Reply, parse_command, reply_type
+from contracts.commands import COMMANDS, RegisterEvent, UpsertProfile
+from contracts.envelope import MAX_BODY_BYTES, Headers, Incoming, Reply, parse, reply_type
 from contracts.errors import ContractError, ErrorCode
-from contracts.notifications import BOT_COMMANDS
+from contracts.notifications import NOTIFICATIONS
 
 PROFILE = {"name": "Ann", "gender": "F", "birthday": "1994-03-01", "city": "msk"}
 
 
-def parse(body, type_=None, **headers):
+def parse_body(body, type_=None, **headers):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers.setdefault("user_id", 42)
-    return parse_command(Incoming(body=raw, message_id="m1", type=type_, headers=headers), DATEMAKER_COMMANDS)
+    return parse(Incoming(body=raw, message_id="m1", type=type_, headers=headers), COMMANDS)
 
 
 def error_of(*args, **kwargs) -> ContractError:
     with pytest.raises(ContractError) as info:
-        parse(*args, **kwargs)
+        parse_body(*args, **kwargs)
     return info.value
 
 
 def test_json_command_is_validated_into_its_model():
-    command = parse({"event_id": 7}, "register_event")
+    command = parse_body({"event_id": 7}, "register_event")
     assert command.name == "register_event"
     assert command.args == RegisterEvent(event_id=7)
     assert command.user_id == 42
@@ -34,23 +34,23 @@ def test_json_command_is_validated_into_its_model():
 
 
 def test_legacy_bare_name_with_string_headers():
-    command = parse(b"register_event", None, user_id="42", chat_id="-100", message_id="9", event_id="7")
+    command = parse_body(b"register_event", None, user_id="42", chat_id="-100", message_id="9", event_id="7")
     assert command.args.event_id == 7
     assert command.headers == Headers(user_id=42, chat_id=-100, message_id=9, event_id=7)
 
 
 def test_legacy_name_as_json_string_and_boolean_header():
-    command = parse(b'"confirm_registration"', None, event_id="3", attending="false")
+    command = parse_body(b'"confirm_registration"', None, event_id="3", attending="false")
     assert command.args.event_id == 3 and command.args.attending is False
 
 
 def test_event_id_header_fills_a_missing_body_field():
-    assert parse({}, "register_event", event_id="5").args.event_id == 5
-    assert parse({"event_id": 6}, "register_event", event_id="5").args.event_id == 6
+    assert parse_body({}, "register_event", event_id="5").args.event_id == 5
+    assert parse_body({"event_id": 6}, "register_event", event_id="5").args.event_id == 6
 
 
 def test_profile_fields_are_trimmed_and_typed():
-    args = parse({**PROFILE, "name": "  Ann  ", "seeking": ["M"]}, "upsert_profile").args
+    args = parse_body({**PROFILE, "name": "  Ann  ", "seeking": ["M"]}, "upsert_profile").args
     assert isinstance(args, UpsertProfile)
     assert args.name == "Ann" and args.birthday.year == 1994 and args.seeking == ["M"]
 
@@ -80,6 +80,12 @@ def test_profile_fields_are_trimmed_and_typed():
         ({**PROFILE, "username": "a b; drop"}, "upsert_profile", ErrorCode.BAD_REQUEST, "username"),
         ({"event_id": 1, "partner_id": 2, "verdict": "love"}, "rate_partner", ErrorCode.BAD_REQUEST, "verdict"),
         (b"register_event", "cancel_registration", ErrorCode.BAD_REQUEST, "type property"),
+        ({}, "organizer_dismiss_report", ErrorCode.BAD_REQUEST, "report_id: field required"),
+        ({"report_id": 0}, "organizer_dismiss_report", ErrorCode.BAD_REQUEST, "greater than 0"),
+        ({"report_id": "5"}, "organizer_dismiss_report", ErrorCode.BAD_REQUEST, "report_id"),
+        ({"report_id": 2**63}, "organizer_dismiss_report", ErrorCode.BAD_REQUEST, "report_id"),
+        ({"user_id": True}, "organizer_unban_user", ErrorCode.BAD_REQUEST, "user_id"),
+        ({"user_id": -3}, "organizer_unban_user", ErrorCode.BAD_REQUEST, "greater than 0"),
     ],
 )
 def test_bad_commands_get_a_clear_error(body, type_, code, fragment):
@@ -97,7 +103,7 @@ def test_oversized_body_is_refused_before_parsing():
 def test_missing_or_malformed_user_header(user_id):
     headers = {} if user_id is None else {"user_id": user_id}
     with pytest.raises(ContractError) as info:
-        parse_command(Incoming(body=b"{}", message_id="m", type="list_events", headers=headers), DATEMAKER_COMMANDS)
+        parse(Incoming(body=b"{}", message_id="m", type="list_events", headers=headers), COMMANDS)
     assert info.value.code == ErrorCode.BAD_REQUEST
     assert "user_id" in info.value.message
 
@@ -115,19 +121,6 @@ def test_reply_bodies():
     assert reply_type("register_event") == "register_event.result"
 
 
-def test_every_section_4_and_5_command_has_a_model():
-    assert set(DATEMAKER_COMMANDS) == {
-        "upsert_profile", "get_profile", "list_events", "register_event", "cancel_registration",
-        "confirm_registration", "rate_partner", "set_ready",
-    }  # fmt: skip
-    assert set(BOT_COMMANDS) == {
-        "confirm_registration", "send_rules", "invite_to_meeting", "send_partner_profile",
-        "send_partner_rating_request", "send_break_message", "send_final_dating_message", "send_match_message",
-        "send_ready_for_event_request", "send_user_will_take_part_in_event",
-        "send_user_will_not_take_part_in_event", "event_cancelled",
-    }  # fmt: skip
-
-
 def test_topology_names_and_dead_lettering():
     specs = {spec.name: spec for spec in topology.queues("dev", "chathub_direct_main")}
     assert set(specs) == {"datemaker_dev", "tg_bot_dev", "datemaker_dev.dead", "tg_bot_dev.dead"}
@@ -142,3 +135,36 @@ def test_broker_url_quotes_credentials_and_can_use_tls():
 
     assert amqp_url("mq", 5672, "/", "guest", "guest") == "amqp://guest:guest@mq:5672/%2F"
     assert amqp_url("mq", 5671, "chathub", "dm", "p@ss:/", tls=True) == "amqps://dm:p%40ss%3A%2F@mq:5671/chathub"
+
+
+def test_every_command_has_its_handler_and_every_notification_its_renderer():
+    from chathub_bot.notifications import RENDERERS
+    from datemaker.service.commands import HANDLERS
+
+    assert set(HANDLERS) == set(COMMANDS.values())
+    assert set(RENDERERS) == set(NOTIFICATIONS.values())
+
+
+def test_a_message_class_declares_its_name_reply_and_priority_once():
+    from contracts.commands import Command, RegisterResult
+    from contracts.notifications import InviteToMeeting, Notification, Priority, SendRules
+
+    assert (RegisterEvent.type, RegisterEvent.reply) == ("register_event", RegisterResult)
+    assert COMMANDS["register_event"] is RegisterEvent
+    assert InviteToMeeting.priority is Priority.URGENT and SendRules.priority is Priority.NORMAL
+    with pytest.raises(TypeError, match="two commands"):
+
+        class Again(Command[RegisterResult], name="register_event"):
+            pass
+
+    with pytest.raises(TypeError, match="must name its reply"):
+
+        class NoReply(Command, name="no_reply"):  # type: ignore[type-arg]
+            pass
+
+    with pytest.raises(TypeError, match="two notifications"):
+
+        class Twice(Notification, name="send_rules"):
+            pass
+
+    assert "no_reply" not in COMMANDS

@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from datemaker.demo import checks
-from datemaker.demo.facts import EventFacts, Invite, PersonFacts, PlannedDate, Rating
+from chathub_sim.demo import checks
+from chathub_sim.demo.facts import EventFacts, Invite, PersonFacts, Rating, RecordedDate
 
 START, ROUND, BREAK = 1000.0, 10, 5
 R2 = START + ROUND + BREAK
@@ -38,7 +38,7 @@ def correct_event() -> tuple[EventFacts, dict[int, PersonFacts]]:
         starts = START + (round_no - 1) * (ROUND + BREAK)
         for index, (a, b) in enumerate(pairs, start=1):
             url = LINK[(index, round_no)]
-            dates.append(PlannedDate(round_no, (a, b), url))
+            dates.append(RecordedDate(round_no, (a, b), url))
             for user in (a, b):
                 people[user].invites.append(Invite(round_no, url, starts - 3.0))
                 people[user].joined_rounds.append(round_no)
@@ -136,7 +136,7 @@ def met_twice() -> tuple[EventFacts, dict[int, PersonFacts]]:
         p.invites = [i for i in p.invites if i.round == 1]
         p.invites += [Invite(2, i.url + "-2", R2 - 3) for i in p.invites]
     dates = [d for d in event.dates if d.round == 1]
-    dates += [PlannedDate(2, d.people, f"{d.url}-2") for d in dates]
+    dates += [RecordedDate(2, d.people, f"{d.url}-2") for d in dates]
     return dataclasses.replace(event, dates=tuple(dates)), people
 
 

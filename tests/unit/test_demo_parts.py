@@ -6,11 +6,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from datemaker.demo import texts
-from datemaker.demo.options import DemoOptions, event_timeline, registration_window
-from datemaker.demo.people import make_people
-from datemaker.demo.stats import Histogram, histogram_from_metrics, percentile
-from datemaker.demo.texts import Kind
+from chathub_bot.callbacks import (
+    ConfirmCb,
+    EventAction,
+    EventCb,
+    MenuAction,
+    MenuCb,
+    ProfileCb,
+    RateCb,
+    Verdict,
+)
+from chathub_sim.demo import texts
+from chathub_sim.demo.options import DemoOptions, event_timeline, registration_window
+from chathub_sim.demo.people import make_people
+from chathub_sim.demo.stats import Histogram, histogram_from_metrics, percentile
+from chathub_sim.demo.texts import Kind
 
 METRICS = """\
 # HELP chathub_command_duration_seconds Time from receiving a command to its reply
@@ -87,6 +97,59 @@ def test_buttons_say_what_a_message_is():
     assert (texts.invite_round(invite), texts.meet_link(invite)) == (3, "https://meet.google.com/abc-defg-hij")
     photo_invite = {"message_id": 1, "caption": "🔔 Round 2: go\nhttps://meet.google.com/xyz-abcd-efg", "version": 1}
     assert texts.classify(photo_invite) == Kind.INVITE and texts.invite_round(photo_invite) == 2
+
+
+def as_the_emulator_shows(outgoing) -> dict:
+    """A message the bot renders, as the Bot API emulator's control API shows it (buttons as dicts)."""
+    rows = outgoing.markup.model_dump(exclude_none=True)["inline_keyboard"] if outgoing.markup else []
+    return bot_message(outgoing.text, rows)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_bots_own_buttons_are_recognised(language):
+    from chathub_bot import notifications
+    from chathub_bot.i18n import build_i18n
+    from contracts import notifications as n
+
+    i18n = build_i18n()
+    with i18n.context(), i18n.use_locale(language):
+        confirm = notifications.confirm_request(
+            n.ConfirmRegistrationRequest(
+                event_id=12, starts_at="2026-05-01T19:00:00+03:00", timezone="Europe/Moscow", deadline="2026-04-30"
+            )
+        )
+        rate = notifications.rating_request(
+            n.SendPartnerRatingRequest(event_id=12, round=1, partner=n.PartnerCard(user_id=7000005, name="Eve"))
+        )
+    confirm, rate = as_the_emulator_shows(confirm), as_the_emulator_shows(rate)
+    assert texts.classify(confirm) == Kind.CONFIRM_REQUEST
+    assert texts.confirm_button(confirm) == (12, ConfirmCb(event_id=12, attending=True).pack())
+    assert texts.classify(rate) == Kind.RATING_REQUEST
+    assert texts.rating_buttons(rate) == (
+        12,
+        7000005,
+        {verdict.value: RateCb(event_id=12, partner_id=7000005, verdict=verdict).pack() for verdict in Verdict},
+    )
+
+
+def test_buttons_of_another_kind_or_another_event_are_not_taken():
+    message = bot_message(
+        "Something else",
+        [
+            [{"text": "❌ No", "callback_data": ConfirmCb(event_id=12, attending=False).pack()}],
+            [{"text": "Events", "callback_data": "m:ev"}, {"text": "Short", "callback_data": "c:12"}],
+            [{"text": "Register", "callback_data": EventCb(action=EventAction.REGISTER, event_id=12).pack()}],
+            [{"text": "Forged", "callback_data": "r:12:somebody:like"}, {"text": "Site", "url": "https://example.com"}],
+        ],
+    )
+    assert texts.confirm_button(message) is None  # "I can't come" is no confirmation
+    assert texts.rating_buttons(message) is None  # a partner that is no user id
+    assert texts.classify(message, table={}) == Kind.OTHER
+    assert texts.has_button(message, EventCb, action=EventAction.REGISTER, event_id=12)
+    assert not texts.has_button(message, EventCb, action=EventAction.REGISTER, event_id=1)  # not a prefix match
+    assert not texts.has_button(message, EventCb, action=EventAction.OPEN)
+    assert not texts.has_button(message, ProfileCb)
+    assert texts.unpack(ConfirmCb, "c:12") is None and texts.unpack(MenuCb, "m:ev") == MenuCb(action=MenuAction.EVENTS)
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])

@@ -23,6 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support import protocol
+from tests.unit.test_protocol_doc import NOT_BUILT_VARIABLES
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 COMPOSE_FILE = DOCKER / "compose.yaml"
@@ -31,12 +34,24 @@ PROMETHEUS_CONFIG = DOCKER / "prometheus" / "prometheus.yml"
 GRAFANA = DOCKER / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
 
-SERVICES = {"postgres", "rabbitmq", "migrate", "datemaker", "bot", "prometheus", "grafana"}
+PRODUCT_PACKAGES = ("contracts", "chathub_common", "datemaker", "chathub_bot")
+"""What the image runs (with migrations/ and the entrypoint and healthcheck scripts)."""
+NOT_IN_IMAGE = ("chathub_sim", "tests", "bench", "terraform", "requirements-dev.txt")
+TEST_TOOLS = re.compile(r"^(pytest|pytest[-_][\w.-]+|hypothesis|ruff|python[-_]hcl2)\s*([=<>!~;\[#]|$)", re.IGNORECASE)
+"""A requirement line naming a test or lint tool."""
+
+SERVICES = {"postgres", "rabbitmq", "migrate", "datemaker", "bot", "prometheus", "grafana", "caddy"}
 CHATHUB_SERVICES = ("migrate", "datemaker", "bot")
 """The services that run the project's own image (built from docker/Dockerfile)."""
 METRICS_PORTS = {"datemaker": 9101, "bot": 9102}
 
 DASHBOARD_METRICS = {
+    "chathub_meet_spaces_created_total",
+    "chathub_dates_link_delayed_total",
+    "chathub_dates_reusing_space_total",
+    "chathub_events_spaces_at_risk",
+    "chathub_bot_messages_expired_total",
+    "chathub_telegram_paid_broadcasts_total",
     "chathub_commands_processed_total",
     "chathub_command_duration_seconds",
     "chathub_messages_dead_lettered_total",
@@ -49,36 +64,23 @@ DASHBOARD_METRICS = {
     "chathub_telegram_retry_after_total",
     "chathub_bot_outbox_messages",
     "chathub_funnel_participants_total",
+    "chathub_events_created_total",
+    "chathub_waitlist_offers_total",
+    "chathub_organizer_alerts_total",
+    "chathub_webapp_requests_total",
+    "chathub_webapp_request_duration_seconds",
     "process_cpu_seconds_total",
     "process_resident_memory_bytes",
 }
 """The metrics the dashboard must show, and the only ones it may query."""
-HISTOGRAMS = {"chathub_command_duration_seconds", "chathub_round_start_lateness_seconds"}
+HISTOGRAMS = {
+    "chathub_command_duration_seconds",
+    "chathub_round_start_lateness_seconds",
+    "chathub_webapp_request_duration_seconds",
+}
 
-PROTOCOL_VARIABLES = (
-    "CHATHUB_ENV",
-    "POSTGRES_HOST",
-    "POSTGRES_PORT",
-    "POSTGRES_DB",
-    "DATEMAKER_POSTGRES_USER",
-    "DATEMAKER_POSTGRES_PASSWORD",
-    "RABBITMQ_HOST",
-    "RABBITMQ_PORT",
-    "RABBITMQ_VIRTUAL_HOST",
-    "DATEMAKER_RABBITMQ_USERNAME",
-    "DATEMAKER_RABBITMQ_PASSWORD",
-    "TG_BOT_RABBITMQ_USERNAME",
-    "TG_BOT_RABBITMQ_PASSWORD",
-    "RABBITMQ_EXCHANGE",
-    "TG_BOT_TOKEN",
-    "TG_API_BASE",
-    "MEET_CREDS_FILE",
-    "MEET_TOKEN_FILE",
-    "MEET_API_ENDPOINT",
-    "METRICS_PORT",
-    "DEBUG",
-)
-"""PROTOCOL.md section 1, in its order."""
+PROTOCOL_VARIABLES = sorted(protocol.variables() - NOT_BUILT_VARIABLES)
+"""docs/protocol.md section 1, less what is not built yet."""
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -478,10 +480,73 @@ def test_healthcheck_script_uses_urllib_on_metrics_port():
 def test_dockerignore_keeps_secrets_out_and_code_in():
     for secret in (".env", "docker/.env", "creds.json", "token.json", "datemaker/token.json", ".git", ".venv"):
         assert dockerignored(secret), f"{secret} would be sent to the Docker build"
-    needed = ["requirements.txt", "migrations", "docker/entrypoint.sh", "docker/healthcheck.py"]
-    needed += [p.parent.name for p in ROOT.glob("*/__init__.py") if p.parent.name not in ("tests", "bench")]
+    needed = ["requirements.txt", "migrations", "docker/entrypoint.sh", "docker/healthcheck.py", *PRODUCT_PACKAGES]
     for path in needed:
         assert not dockerignored(path), f"{path} is needed in the image but .dockerignore leaves it out"
+    for path in NOT_IN_IMAGE:
+        assert dockerignored(path), f"{path} is not needed in the image but .dockerignore sends it to the build"
+
+
+def copied_sources(instructions: list[tuple[str, str]]) -> list[str]:
+    """The build-context paths COPY and ADD take (not those of ``--from`` another stage), normalized."""
+    sources = []
+    for keyword, arguments in instructions:
+        if keyword not in ("COPY", "ADD") or "--from=" in arguments:
+            continue
+        parts = json.loads(arguments) if arguments.startswith("[") else arguments.split()
+        *paths, _destination = [part for part in parts if not part.startswith("--")]
+        sources += [os.path.normpath(path).lstrip("/") for path in paths]
+    return sources
+
+
+def test_image_copies_only_what_runs():
+    """No simulator, test, benchmark or infrastructure code in the image: never named in a COPY, never
+    reachable through a COPY of the whole context (or a wildcard), never in the build context at all."""
+    sources = copied_sources(dockerfile_instructions(DOCKERFILE.read_text(encoding="utf-8")))
+    for source in sources:
+        for path in NOT_IN_IMAGE:
+            if source in (".", "") or any(char in source for char in "*?["):
+                assert dockerignored(path), f"COPY {source} would put {path} in the image"
+            else:
+                inside = source == path or source.startswith(path + "/") or path.startswith(source + "/")
+                assert not inside, f"COPY {source} puts {path} in the image"
+    for needed in (*PRODUCT_PACKAGES, "migrations"):
+        assert needed in sources, f"the image does not copy {needed}"
+
+
+def test_image_installs_the_runtime_requirements_only():
+    """The only pip install in the image is ``-r`` of a requirements.txt the build copied from requirements.txt:
+    no requirements-dev.txt, no package named on the command line, no editable install of the project."""
+    instructions = dockerfile_instructions(DOCKERFILE.read_text(encoding="utf-8"))
+    copied = {}
+    for keyword, arguments in instructions:
+        if keyword == "COPY" and "--from=" not in arguments:
+            *paths, destination = [part for part in arguments.split() if not part.startswith("--")]
+            copied[destination] = paths
+    installs = [arguments for keyword, arguments in instructions if keyword == "RUN" and "install" in arguments]
+    assert installs, "the image installs no requirements"
+    for command in (part for arguments in installs for part in re.split(r"&&|;|\|\|", arguments)):
+        words = command.split()
+        if "pip" not in " ".join(words[:3]) or "install" not in words:
+            assert not re.search(r"\b(uv|poetry|pipx|conda)\b", command), f"an installer other than pip: {command}"
+            continue
+        arguments = words[words.index("install") + 1 :]
+        files = [arguments[i + 1] for i, word in enumerate(arguments) if word in ("-r", "--requirement")]
+        others = [
+            word
+            for i, word in enumerate(arguments)
+            if not word.startswith("-") and not (i and arguments[i - 1] in ("-r", "--requirement"))
+        ]
+        assert not others and "-e" not in arguments and "--editable" not in arguments, f"RUN {command}"
+        assert files, f"RUN {command} installs no requirements file"
+        for path in files:
+            assert copied.get(path) == ["requirements.txt"], (
+                f"RUN {command}: {path} is not the runtime requirements.txt"
+            )
+    runtime = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    tools = [line for line in runtime if TEST_TOOLS.match(line.strip())]
+    assert not tools, f"requirements.txt (what the image installs) pins test tools: {tools}"
+    assert not [line for line in runtime if line.strip().startswith("-")], "requirements.txt must only pin packages"
 
 
 class _Health(http.server.BaseHTTPRequestHandler):
@@ -550,6 +615,54 @@ def test_entrypoint_writes_meet_secrets_to_their_files(tmp_path):
     assert json.loads(token_file.read_text()) == {"refresh_token": "r"}
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert not (tmp_path / "creds.json").exists(), "an unset variable must leave its file alone"
+
+
+# --- the Mini App over HTTPS (Caddy) ---------------------------------------------------------------
+
+
+def caddy_sites() -> dict[str, str]:
+    """Site address → its block, of docker/caddy/Caddyfile (tabs or spaces; global options block ignored)."""
+    text = (DOCKER / "caddy" / "Caddyfile").read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    sites, depth, address, body = {}, 0, "", []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if depth == 0 and stripped.endswith("{") and stripped != "{":
+            address, body = stripped[:-1].strip(), []
+        elif depth == 1 and stripped == "}":
+            sites[address] = "\n".join(body)
+        else:
+            body.append(stripped)
+        depth += stripped.count("{") - stripped.count("}")
+    assert depth == 0, "unbalanced braces in the Caddyfile"
+    return sites
+
+
+def test_caddy_serves_the_mini_app_over_https_for_the_configured_domain():
+    services = load_compose()["services"]
+    caddy, bot = services["caddy"], services["bot"]
+    assert caddy["image"].startswith("caddy:2")
+    published = {str(port).split(":")[-2] if str(port).count(":") else str(port) for port in caddy["ports"]}
+    assert {"80", "443"} <= {p.split("/")[0] for p in published}, "ACME and HTTPS need ports 80 and 443"
+    mounts = {
+        v.split(":")[1]: (COMPOSE_FILE.parent / v.split(":")[0]).resolve() for v in caddy["volumes"] if v[0] == "."
+    }
+    assert mounts["/etc/caddy/Caddyfile"] == DOCKER / "caddy" / "Caddyfile"
+    assert any(v.split(":")[1] == "/data" for v in caddy["volumes"]), "certificates must outlive the container"
+    assert interpolate(environment_of(caddy)["WEBAPP_DOMAIN"], {"WEBAPP_DOMAIN": "dating.example.org"}) == (
+        "dating.example.org"
+    )
+    ((address, block),) = caddy_sites().items()
+    assert address.startswith("{$WEBAPP_DOMAIN"), "the site is the domain from docker/.env"
+    bot_env = environment_of(bot)
+    assert bot_env["WEBAPP_HOST"] == "0.0.0.0", "Caddy reaches the bot over the Compose network"
+    assert re.search(rf"reverse_proxy\s+bot:{bot_env['WEBAPP_PORT']}\b", block), block
+    assert re.search(r"handle /app\*", block), "only the Mini App goes to the bot"
+    assert "ports" not in bot or not any("8080" in str(port) for port in bot.get("ports", [])), "HTTPS only, via Caddy"
+    assert interpolate(bot_env["WEBAPP_URL"]) == "", "no menu button until WEBAPP_URL is set"
+    values, _ = env_example(DOCKER / ".env.example")
+    assert {"WEBAPP_DOMAIN", "WEBAPP_URL"} <= set(values)
+    assert "caddy" in (DOCKER / "compose.yaml").read_text() and "caddy-data" in load_compose()["volumes"]
 
 
 # --- Prometheus -------------------------------------------------------------------------------------
@@ -720,13 +833,56 @@ def test_env_example_defaults_are_datemakers_defaults():
         assert value == expected, f"{name}={value} in .env.example, but datemaker's default is {default!r}"
 
 
-def test_protocol_variables_are_still_the_documented_ones():
-    """When PROTOCOL.md sits beside the repository (shared/), its section 1 is the list above."""
-    protocol = ROOT.parent / "shared" / "PROTOCOL.md"
-    if not protocol.is_file():
-        pytest.skip("shared/PROTOCOL.md is not beside the repository")
-    section = protocol.read_text(encoding="utf-8").split("## 2.")[0]
-    documented = {
-        name for row in section.splitlines() if row.startswith("| `") for name in re.findall(r"`([A-Z_]+)`", row)
-    }
-    assert documented == set(PROTOCOL_VARIABLES)
+# --- alerts and Redis -------------------------------------------------------------------------------------
+
+ALERTS = DOCKER / "prometheus" / "alerts.yml"
+
+
+def test_alert_rules_pass_promtool_and_are_loaded():
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    prometheus = load_compose()["services"]["prometheus"]
+    [mounted] = [v.split(":")[1] for v in prometheus["volumes"] if v.startswith("./prometheus/alerts.yml")]
+    assert config["rule_files"] == [mounted]
+
+
+def test_the_alerts_fire_when_their_series_say_so_and_only_then():
+    """promtool's rule tests (docker/prometheus/alerts.test.yml): a dead-letter queue not empty for a minute,
+    an event at risk for five; silent before and after."""
+    result = subprocess.run(
+        [promtool(), "test", "rules", str(ALERTS.with_name("alerts.test.yml"))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    tested = {t["alertname"] for t in yaml.safe_load(ALERTS.with_name("alerts.test.yml").read_text())["tests"][0][
+        "alert_rule_test"]}  # fmt: skip
+    rules = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))["groups"][0]["rules"]
+    assert tested == {rule["alert"] for rule in rules}, "every alert rule has its test"
+
+
+def test_an_events_at_risk_alert_watches_the_metric_datemaker_exports():
+    rules = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))["groups"][0]["rules"]
+    [risk] = [rule for rule in rules if rule["alert"] == "ChathubEventsAtRisk"]
+    assert promql_metrics(risk["expr"]) <= exported_metrics()
+    assert "meet-login --add" in risk["annotations"]["description"]
+
+
+def test_an_alert_fires_for_a_dead_letter_queue_that_is_not_empty():
+    rules = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))["groups"][0]["rules"]
+    [dead] = [rule for rule in rules if rule["alert"] == "ChathubDeadLetters"]
+    assert promql_metrics(dead["expr"]) <= exported_metrics() and "dead" in dead["expr"]
+    assert "dead-letters replay" in dead["annotations"]["description"]
+
+
+def test_the_bot_keeps_its_state_in_the_stacks_redis():
+    services = load_compose()["services"]
+    redis, bot = services["redis"], services["bot"]
+    assert not redis.get("depends_on") and any(str(p).endswith(":6379:6379") for p in redis["ports"])
+    assert environment_of(bot)["REDIS_URL"] == "redis://redis:6379/0"
+    assert bot["depends_on"]["redis"]["condition"] == "service_healthy"

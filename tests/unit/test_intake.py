@@ -4,8 +4,9 @@ import json
 
 from chathub_common.delivery import Disposition
 from contracts import topology
-from contracts.envelope import Incoming
-from datemaker.service.dispatch import CommandProcessor
+from contracts.commands import EventList
+from contracts.envelope import Incoming, Reply
+from datemaker.service.dispatch import CommandProcessor, Outcome
 from datemaker.service.intake import CommandIntake
 
 
@@ -32,6 +33,9 @@ class Metrics:
     def dead_lettered(self, reason):
         self.dead.append(reason)
 
+    def deferred(self):
+        self.dead.append("deferred")
+
 
 class FailingProcessor(CommandProcessor):
     def __init__(self, error):
@@ -47,7 +51,7 @@ class Transient(Exception):
 
 def intake(processor, publisher, metrics=None):
     return CommandIntake(
-        processor, publisher, "tg_bot_dev", transient_errors=(Transient,), metrics=metrics, transient_retry_seconds=0
+        processor, publisher, "tg_bot_dev", transient_errors=(Transient,), metrics=metrics, hold_seconds=0
     )
 
 
@@ -85,11 +89,35 @@ async def test_unpublishable_reply_means_retry():
     assert await intake(CommandProcessor(None, None), RecordingPublisher(fail=True))(incoming) is Disposition.RETRY
 
 
-async def test_transient_failure_is_retried_by_the_broker():
+async def test_a_database_outage_defers_the_command_without_using_up_its_deliveries():
+    incoming = Incoming(body=b"{}", type="list_events", message_id="a", headers={"user_id": 7}, delivery_count=4)
+    publisher = RecordingPublisher()
+    assert await intake(FailingProcessor(Transient()), publisher)(incoming) is Disposition.DEFER
+    assert publisher.sent == []
+
+
+class RecoveringProcessor(CommandProcessor):
+    """Fails as an unreachable database does, ``failures`` times, then answers."""
+
+    def __init__(self, failures):
+        self.failures = failures
+
+    async def process(self, incoming):
+        if self.failures:
+            self.failures -= 1
+            raise Transient()
+        return Outcome("list_events", "ok", Reply.success(EventList(events=[])), {"user_id": 7})
+
+
+async def test_a_command_held_through_a_short_outage_is_answered_once():
     incoming = Incoming(body=b"{}", type="list_events", message_id="a", headers={"user_id": 7})
     publisher = RecordingPublisher()
-    assert await intake(FailingProcessor(Transient()), publisher)(incoming) is Disposition.RETRY
-    assert publisher.sent == []
+    consumer = CommandIntake(
+        RecoveringProcessor(2), publisher, "tg_bot_dev", transient_errors=(Transient,), hold_seconds=5
+    )
+    assert await consumer(incoming) is Disposition.ACK
+    [reply] = publisher.sent
+    assert reply["correlation_id"] == "a" and reply["body"]["ok"] is True
 
 
 async def test_a_bug_is_retried_then_answered_and_dead_lettered_on_the_last_delivery():

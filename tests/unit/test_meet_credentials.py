@@ -39,7 +39,7 @@ def write(path, content):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(MeetCredentialsError, match=r"not found.*python -m datemaker meet-login"):
+    with pytest.raises(MeetCredentialsError, match=r"not found.*`datemaker meet-login"):
         load_credentials(tmp_path / "token.json")
     assert issubclass(MeetCredentialsError, MeetError)
 
@@ -130,10 +130,11 @@ def installed_client(tmp_path):
     )
 
 
-def test_login_stores_the_token_the_flow_returns(tmp_path, monkeypatch):
+def google_consents(monkeypatch, seen=None):
+    """Google's consent round trip (which needs a browser and Google) answers with a token."""
     from google_auth_oauthlib.flow import InstalledAppFlow
 
-    seen = {}
+    seen = {} if seen is None else seen
 
     def fake_run_local_server(self, **kwargs):  # the browser round trip, which needs Google
         seen.update(kwargs, scopes=self.oauth2session.scope)
@@ -147,6 +148,11 @@ def test_login_stores_the_token_the_flow_returns(tmp_path, monkeypatch):
         )
 
     monkeypatch.setattr(InstalledAppFlow, "run_local_server", fake_run_local_server)
+    return seen
+
+
+def test_login_stores_the_token_the_flow_returns(tmp_path, monkeypatch):
+    seen = google_consents(monkeypatch)
     token_file = tmp_path / "token.json"
     meet_credentials.login(str(installed_client(tmp_path)), str(token_file), port=8765, open_browser=False)
     assert seen["port"] == 8765 and seen["open_browser"] is False
@@ -160,7 +166,7 @@ def test_meet_login_command_reports_a_missing_client_file(tmp_path, capsys):
     from datemaker.config import Settings
 
     settings = Settings(meet_creds_file=str(tmp_path / "creds.json"), meet_token_file=str(tmp_path / "token.json"))
-    code = meet_login.run(argparse.Namespace(port=0, no_browser=True), settings)
+    code = meet_login.run(argparse.Namespace(port=0, no_browser=True, add=False, token_file=None), settings)
     out, err = capsys.readouterr()
     assert code == 2
     assert "7 days" in out
@@ -174,3 +180,29 @@ def test_meet_login_is_a_subcommand():
     args = build_parser().parse_args(["meet-login", "--port", "9000", "--no-browser"])
     assert args.port == 9000 and args.no_browser
     assert args.run.__module__ == "datemaker.cli.meet_login"
+
+
+def test_meet_login_add_stores_one_more_account_and_says_what_to_set(tmp_path, monkeypatch, capsys):
+    from datemaker.cli import meet_login
+    from datemaker.config import Settings
+
+    google_consents(monkeypatch)
+    first, second = tmp_path / "token.json", tmp_path / "token-2.json"
+    second.write_text("{}")  # taken by someone else's file: the next number is used
+    settings = Settings(
+        meet_creds_file=str(installed_client(tmp_path)), meet_token_file=str(first), meet_token_files=None
+    )
+    code = meet_login.run(argparse.Namespace(port=0, no_browser=True, add=True, token_file=None), settings)
+    out, _ = capsys.readouterr()
+    third = tmp_path / "token-3.json"
+    assert code == 0 and load_credentials(third).refresh_token == "r"
+    assert f"MEET_TOKEN_FILES={first},{third}" in out and "same account twice" in out
+    assert not first.exists()
+
+
+def test_next_token_file_skips_the_files_in_use():
+    from datemaker.cli.meet_login import next_token_file
+
+    assert next_token_file(["/etc/chathub/token.json"]) == "/etc/chathub/token-2.json"
+    assert next_token_file(["/a/token.json", "/a/token-2.json"]) == "/a/token-3.json"
+    assert next_token_file(["/a/google"]) == "/a/google-2.json"

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from datemaker.emulators.meet import MeetEmulator, UnknownMeeting, parse_filter
-from datemaker.emulators.meet.server import MEETING_URI_PREFIX
+from chathub_sim.meet import MeetEmulator, UnknownMeeting, parse_filter
+from chathub_sim.meet.server import MEETING_URI_PREFIX
 
 
 def test_parse_filter_understands_the_forms_in_use():

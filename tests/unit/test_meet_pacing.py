@@ -76,6 +76,45 @@ async def test_concurrent_acquirers_are_each_given_their_own_slot():
     assert woken == [time.now + 0.25, time.now + 0.5]
 
 
+async def test_a_waiter_cancelled_gives_its_slot_back_unless_someone_reserved_after_it():
+    time = FakeTime()
+
+    async def forever(seconds: float) -> None:
+        await asyncio.Event().wait()
+
+    limiter = RateLimiter(10 / 60, clock=time.clock, sleep=forever)
+    assert await limiter.acquire() == 0.0
+    for _ in range(5):  # the space pool's fill rounds: each waits 2 s for the next slot, 6 s away, and gives up
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.01):
+                await limiter.acquire()
+        assert limiter.next_free_in() == pytest.approx(6.0), "the next slot did not move"
+    first = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    assert limiter.reserve() == pytest.approx(12.0)  # reserved behind the first waiter
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert limiter.next_free_in() == pytest.approx(18.0), "a slot others queue behind is not handed out twice"
+
+
+async def test_a_deferred_limiter_keeps_the_server_s_wait_when_a_waiter_is_cancelled():
+    time = FakeTime()
+
+    async def forever(seconds: float) -> None:
+        await asyncio.Event().wait()
+
+    limiter = RateLimiter(1.0, clock=time.clock, sleep=forever)
+    await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    limiter.defer(30.0)  # a 429 meanwhile
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert limiter.next_free_in() == pytest.approx(30.0)
+
+
 def test_defer_holds_every_call_back():
     time = FakeTime()
     limiter = time.limiter(rate=1.0, burst=3)

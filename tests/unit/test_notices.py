@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime
 
+from contracts.notifications import Priority
 from datemaker.domain import notices
 from datemaker.domain.events import Event, EventState
 from datemaker.domain.notices import PlannedDate
@@ -31,7 +32,7 @@ def test_round_start_invites_both_people_of_each_ready_date_and_tells_sit_outs_w
     assert ann.body.partner.name == "Bob" and ann.body.partner.age == 31
     assert ann.body.round == 2 and ann.body.starts_at == "2026-12-31T19:06:00+03:00"
     assert ann.body.ends_at == "2026-12-31T19:11:00+03:00"
-    assert ann.priority == notices.LINK_PRIORITY < notices.ROUND_PRIORITY
+    assert ann.priority == Priority.URGENT < Priority.ROUND
     assert ann.chat_id == 1001 and ann.headers == {"user_id": 1, "chat_id": 1001, "event_id": 7, "language": "en"}
     assert "language" not in invites[1].headers
     [sit_out] = [m for m in sent if m.type == "send_break_message"]
@@ -59,6 +60,13 @@ def test_round_end_asks_both_to_rate_each_other_and_says_when_they_play_next():
     assert sent[1].body.partner.user_id == 2 and sent[3].body.partner.user_id == 1
 
 
+def test_round_end_without_a_link_says_when_the_next_round_starts_and_asks_no_rating():
+    never_linked = PlannedDate(12, 0, 1, 2, None, invited=False, delayed=True)
+    sent = notices.round_end(EVENT, 0, [never_linked], {1: [0, 2], 2: [0]}, PEOPLE, TODAY)
+    assert [(m.user_id, m.type) for m in sent] == [(1, "send_break_message"), (2, "send_break_message")]
+    assert sent[0].body.next_round == 3
+
+
 def test_confirmation_request_is_asked_afresh_after_a_new_registration():
     first = notices.confirmation_requests(EVENT, [(PEOPLE[1], START)])
     again = notices.confirmation_requests(EVENT, [(PEOPLE[1], START.replace(minute=5))])
@@ -73,3 +81,15 @@ def test_finale_gives_each_person_their_matches_with_contacts():
     assert matches[3] == []
     finals = [m for m in sent if m.type == "send_final_dating_message"]
     assert {(m.user_id, m.body.dates) for m in finals} == {(1, 2), (2, 1), (3, 1)}
+
+
+def test_a_ban_and_its_lifting_tell_the_person_each_time():
+    ann = PEOPLE[1]
+    first = notices.banned(ann, [7], START)
+    [unbanned] = notices.unbanned(ann, START.replace(minute=5))
+    [again] = notices.banned(ann, [], START.replace(minute=10))
+    assert [m.type for m in first] == ["user_banned"] and unbanned.type == "user_unbanned"
+    assert (unbanned.event_id, unbanned.user_id, unbanned.chat_id, unbanned.language) == (0, 1, 1001, "en")
+    ids = {first[0].message_id, unbanned.message_id, again.message_id}
+    assert len(ids) == 3  # banned again after the ban was lifted: told again, not taken for a repeat
+    assert notices.banned(ann, [7], START)[0].message_id == first[0].message_id  # the same ban: the same message

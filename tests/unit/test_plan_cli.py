@@ -126,3 +126,14 @@ def test_the_error_line_says_what_is_wrong(results):
     assert "duplicate id" in results["duplicate id"].stderr
     assert "404" in results["blocked pair with unknown id"].stderr
     assert "malformed JSON" in results["malformed JSON"].stderr
+
+
+def test_help_shows_an_example_input_that_plans():
+    import json
+
+    from datemaker.cli.plan import EXAMPLE
+    from datemaker.domain.planning import PlanRequest, plan_event
+
+    example = EXAMPLE.split("\n\n")[0].split(":", 1)[1]
+    plan = plan_event(PlanRequest.from_json(json.loads(example)))
+    assert plan.to_json()["stats"]["seated"] == 2  # 7 is blocked from the only woman

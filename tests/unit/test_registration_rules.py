@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from contracts.errors import ErrorCode
+from contracts.profile import age_on
 from datemaker.domain.errors import DomainError
 from datemaker.domain.events import (
     Event,
@@ -13,7 +14,7 @@ from datemaker.domain.events import (
     check_confirmation_open,
     check_registration_open,
 )
-from datemaker.domain.profiles import age_on, check_birthday
+from datemaker.domain.profiles import check_birthday
 from datemaker.domain.registrations import Registration, placement, require_active
 
 START = datetime(2026, 12, 31, 19, 0, tzinfo=UTC)

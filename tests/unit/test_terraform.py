@@ -374,3 +374,45 @@ def test_database_and_broker_are_private():
             assert body["publicly_accessible"] is False, f"{kind}.{name} must not be public"
         if kind == "aws_db_instance":
             assert body["storage_encrypted"] is True
+
+
+# --- the Mini App ---------------------------------------------------------------------------------
+
+
+def test_the_mini_app_is_served_over_https_by_a_load_balancer_to_the_bot():
+    found = resources()
+    defined = locals_()
+    port = defined["webapp_port"]
+    assert port == 8080
+    https = found[("aws_lb_listener", "webapp_https")]
+    assert (https["port"], https["protocol"]) == (443, "HTTPS")
+    assert https["certificate_arn"] == "${var.webapp_certificate_arn}" and "TLS13" in https["ssl_policy"]
+    assert https["default_action"][0]["target_group_arn"] == "${aws_lb_target_group.webapp[0].arn}"
+    redirect = found[("aws_lb_listener", "webapp_http")]["default_action"][0]
+    assert redirect["type"] == "redirect" and redirect["redirect"][0]["protocol"] == "HTTPS"
+    group = found[("aws_lb_target_group", "webapp")]
+    assert group["port"] == "${local.webapp_port}" and group["target_type"] == "ip"
+    assert group["health_check"][0]["path"] == "/app/"
+    balancer = found[("aws_lb", "webapp")]
+    assert balancer["internal"] is False and balancer["subnets"] == "${aws_subnet.public[*].id}"
+    assert balancer["drop_invalid_header_fields"] is True
+    # everything of it exists only with a certificate
+    for key in [k for k in found if "webapp" in k[1]]:
+        body = found[key]
+        assert "local.webapp_enabled" in str(body.get("count", "")) + str(body.get("for_each", "")), key
+
+
+def test_the_bot_takes_the_mini_apps_traffic_from_its_load_balancer_only():
+    bot = ecs_services()["bot"]
+    (dynamic,) = [block["load_balancer"] for block in bot["dynamic"] if "load_balancer" in block]
+    assert dynamic["for_each"] == "${aws_lb_target_group.webapp}"
+    (content,) = dynamic["content"]
+    assert (content["container_name"], content["container_port"]) == ("bot", "${local.webapp_port}")
+    environment = str(locals_()["bot_environment"])
+    assert "WEBAPP_HOST" in environment and "0.0.0.0" in environment and "WEBAPP_PORT" in environment
+    assert "WEBAPP_URL = local.webapp_url" in environment.replace('"', "") or "local.webapp_url" in environment
+    assert "local.webapp_port" in task_definitions()["bot"]["container_definitions"]
+    rule = resources()[("aws_vpc_security_group_ingress_rule", "services_webapp_from_lb")]
+    assert rule["referenced_security_group_id"] == "${aws_security_group.webapp_lb[0].id}"
+    assert rule["from_port"] == rule["to_port"] == "${local.webapp_port}"
+    assert variables()["webapp_certificate_arn"]["default"] == "" and variables()["webapp_domain"]["default"] == ""

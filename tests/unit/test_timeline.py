@@ -10,6 +10,7 @@ from datemaker.domain.timeline import (
     TERMINAL,
     TRANSITIONS,
     Progress,
+    Step,
     StepKind,
     check_transition,
     links_at,
@@ -17,6 +18,7 @@ from datemaker.domain.timeline import (
     ratings_close_at,
     round_ends_at,
     round_starts_at,
+    rounds_ended_by_cancelling,
 )
 
 S = EventState
@@ -79,7 +81,23 @@ P = Progress
         (P(S.READY, rounds_planned=3), START - 3000 * sec, K.SEND_RULES, START - 300 * sec, None),
         # links go out ahead of their round: 30 s, or less when the break (or rules lead) is shorter
         (P(S.READY, rounds_planned=3, rules_sent=True), START - 100 * sec, K.START_ROUND, START - 30 * sec, 0),
-        (P(S.RUNNING, rounds_planned=3, rules_sent=True, rounds_started=1), START, K.END_ROUND, START + 300 * sec, 0),
+        # a minute before the round ends, a warning; then the end
+        (P(S.RUNNING, rounds_planned=3, rules_sent=True, rounds_started=1), START, K.TIME_LEFT, START + 240 * sec, 0),
+        (
+            P(S.RUNNING, rounds_planned=3, rules_sent=True, rounds_started=1, rounds_warned=1),
+            START,
+            K.END_ROUND,
+            START + 300 * sec,
+            0,
+        ),
+        # dates of a round that began without a link: told at the round's start
+        (
+            P(S.RUNNING, rounds_planned=3, rules_sent=True, rounds_started=1, late_links=2),
+            START - 10 * sec,
+            K.TELL_DELAYED,
+            START,
+            0,
+        ),
         (
             P(S.RUNNING, rounds_planned=3, rules_sent=True, rounds_started=1, rounds_ended=1),
             START + 301 * sec,
@@ -127,6 +145,15 @@ def test_next_step(progress, now, kind, due, round_):
     assert (step.kind, step.due_at, step.round) == (kind, due or now, round_)
 
 
+def test_no_warning_when_the_event_asks_for_none_or_the_round_is_shorter():
+    from dataclasses import replace
+
+    running = P(S.RUNNING, rounds_planned=3, rules_sent=True, rounds_started=1)
+    for event in (replace(EVENT, time_left_warning_seconds=0), replace(EVENT, time_left_warning_seconds=300)):
+        step = next_step(event, running, START)
+        assert step is not None and step.kind == K.END_ROUND
+
+
 def test_rules_are_skipped_once_the_event_has_started():
     step = next_step(EVENT, P(S.RUNNING, rounds_planned=3, rounds_started=1, rounds_ended=1), START + 301 * sec)
     assert step.kind == K.START_ROUND
@@ -161,8 +188,30 @@ def test_nothing_after_a_terminal_state(state):
     assert next_step(EVENT, P(S.FINISHED, results_collected=True), START) is None
 
 
+@pytest.mark.parametrize(
+    "progress",
+    [
+        P(S.RUNNING, rounds_planned=3, rules_sent=True, rounds_started=2, rounds_ended=1, rounds_warned=1),
+        P(S.RUNNING, rounds_planned=3, rules_sent=True, rounds_started=2, rounds_ended=2),  # links of 2 out
+        P(S.READY, rounds_planned=3, rules_sent=True),
+    ],
+)
+def test_cancelling_a_planned_event_ends_its_started_rounds_and_then_only_their_calls_are_ended(progress):
+    """Cancelled mid-round: the round in progress (or whose links are out) ends with it; its calls still on are
+    ended at once, retried while some stay open, and nothing else ever comes (no links, warnings, ratings)."""
+    ended = rounds_ended_by_cancelling(progress)
+    assert ended == progress.rounds_started >= progress.rounds_ended
+    cancelled = P(**{**progress.__dict__, "state": S.CANCELLED, "rounds_ended": ended})
+    for now in (START - 60 * sec, START + 400 * sec, START + 3600 * sec):
+        with_calls = P(**{**cancelled.__dict__, "open_calls": 2, "uninvited": 1, "late_links": 1})
+        assert next_step(EVENT, with_calls, now) == Step(K.END_CALLS, now)
+        assert next_step(EVENT, cancelled, now) is None, "once the calls are ended"
+
+
 def test_a_late_process_catches_up_step_by_step():
     """Whatever the time, next_step names one step at a time, never skipping a round."""
     progress = P(S.RUNNING, rounds_planned=3, rules_sent=True, rounds_started=1)
     step = next_step(EVENT, progress, START + 3600 * sec)  # an hour late
+    assert (step.kind, step.round) == (K.TIME_LEFT, 0) and step.due_at < START + 3600 * sec  # (sends nothing now)
+    step = next_step(EVENT, P(**{**progress.__dict__, "rounds_warned": 1}), START + 3600 * sec)
     assert (step.kind, step.round) == (K.END_ROUND, 0) and step.due_at < START + 3600 * sec

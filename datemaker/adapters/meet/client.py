@@ -18,12 +18,14 @@ credentials; otherwise they reach Google with the user's OAuth token (``credenti
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 from google.api_core import exceptions as api_exceptions
@@ -41,7 +43,10 @@ from google.rpc import error_details_pb2
 from datemaker.adapters.meet.credentials import LOGIN_HINT, UserCredentials
 from datemaker.adapters.meet.endpoint import MeetEndpoint, parse_endpoint
 from datemaker.adapters.meet.pacing import RateLimiter, backoff_delay
-from datemaker.service.ports import Attendance, MeetError, MeetSpace
+
+if TYPE_CHECKING:
+    from datemaker.adapters.meet.accounts import MeetAccounts
+from datemaker.service.ports import Attendance, MeetError, MeetSpace, QuotaExhausted
 
 logger = logging.getLogger(__name__)
 
@@ -155,14 +160,19 @@ class GoogleMeet:
         credentials: UserCredentials | None,
         options: MeetOptions | None = None,
         *,
+        account: str = "default",
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         if credentials is None and not endpoint.loopback:
             raise ValueError("credentials are required for a non-loopback Meet endpoint")
         self.endpoint = endpoint
+        self.account = account
         self.options = options or MeetOptions()
         self._credentials = None if endpoint.loopback else credentials
+        # The emulator has no OAuth: it tells accounts (and their quotas) apart by the bearer token sent.
+        bearer = _emulator_token(credentials, account)
+        self._metadata = (("authorization", f"Bearer {bearer}"),) if endpoint.loopback else ()
         self.limiter = limiter or RateLimiter(
             self.options.creations_per_minute / 60.0, burst=self.options.creation_burst
         )
@@ -174,13 +184,19 @@ class GoogleMeet:
 
     # ------------------------------------------------------------------ the port
 
-    async def create_space(self) -> MeetSpace:
-        """A new space with OPEN access (see the module docstring for pacing and retries)."""
+    async def create_space(self, *, wait_for_quota: bool = True) -> MeetSpace:
+        """A new space with OPEN access (see the module docstring for pacing and retries). With
+        ``wait_for_quota`` false, a RESOURCE_EXHAUSTED is not retried: it holds this account back for the
+        server's delay and raises ``QuotaExhausted`` (another account may create meanwhile)."""
         spaces, _ = await self._clients()
         timeout = self.options.call_timeout_seconds
+        metadata = self._metadata
         request = meet_v2.CreateSpaceRequest(space=meet_v2.Space(config=meet_v2.SpaceConfig(access_type=OPEN)))
         space = await self._call(
-            "CreateSpace", lambda: spaces.create_space(request=request, retry=None, timeout=timeout), paced=True
+            "CreateSpace",
+            lambda: spaces.create_space(request=request, retry=None, timeout=timeout, metadata=metadata),
+            paced=True,
+            wait_for_quota=wait_for_quota,
         )
         if space.config.access_type != OPEN:
             update = meet_v2.UpdateSpaceRequest(
@@ -188,14 +204,17 @@ class GoogleMeet:
                 update_mask=field_mask_pb2.FieldMask(paths=[ACCESS_TYPE_MASK]),
             )
             space = await self._call(
-                "UpdateSpace", lambda: spaces.update_space(request=update, retry=None, timeout=timeout)
+                "UpdateSpace",
+                lambda: spaces.update_space(request=update, retry=None, timeout=timeout, metadata=metadata),
             )
             if space.config.access_type != OPEN:
                 raise MeetError(f"the Meet API left {space.name} with access {space.config.access_type.name}, not OPEN")
-        logger.info("created Meet space %s (%s)", space.name, space.meeting_uri)
-        return MeetSpace(name=space.name, meeting_uri=space.meeting_uri, meeting_code=space.meeting_code)
+        logger.debug("created Meet space %s (%s) with account %s", space.name, space.meeting_uri, self.account)
+        return MeetSpace(
+            name=space.name, meeting_uri=space.meeting_uri, meeting_code=space.meeting_code, account=self.account
+        )
 
-    async def end_active_conference(self, space_name: str) -> None:
+    async def end_active_conference(self, space_name: str, account: str = "") -> None:
         """End the space's call; no call running (or no such space) is not an error."""
         self._check_space_name(space_name)
         spaces, _ = await self._clients()
@@ -203,7 +222,9 @@ class GoogleMeet:
 
         async def end() -> bool:
             try:
-                await spaces.end_active_conference(name=space_name, retry=None, timeout=timeout)
+                await spaces.end_active_conference(
+                    name=space_name, retry=None, timeout=timeout, metadata=self._metadata
+                )
             except api_exceptions.FailedPrecondition:
                 logger.debug("no active conference in %s", space_name)
                 return False
@@ -215,19 +236,30 @@ class GoogleMeet:
         if await self._call("EndActiveConference", end):
             logger.info("ended the active conference of %s", space_name)
 
-    async def attendance(self, space_name: str) -> list[Attendance]:
-        """Everyone who joined a conference in the space, earliest join and latest leave per person."""
+    async def attendance(
+        self, space_name: str, account: str = "", since: datetime | None = None, until: datetime | None = None
+    ) -> list[Attendance]:
+        """Everyone who joined a conference in the space (one that began between ``since`` and ``until``, when
+        given), earliest join and latest leave per person."""
         self._check_space_name(space_name)
         _, records = await self._clients()
         timeout = self.options.call_timeout_seconds
+        metadata = self._metadata
 
         async def fetch() -> list[meet_v2.Participant]:
             found: list[meet_v2.Participant] = []
             listing = meet_v2.ListConferenceRecordsRequest(filter=f'space.name = "{space_name}"', page_size=100)
-            conferences = await records.list_conference_records(request=listing, retry=None, timeout=timeout)
+            conferences = await records.list_conference_records(
+                request=listing, retry=None, timeout=timeout, metadata=metadata
+            )
             async for conference in conferences:
+                began = _utc(conference.start_time)
+                if (since is not None and began < since) or (until is not None and began >= until):
+                    continue  # another date's call in the same space
                 request = meet_v2.ListParticipantsRequest(parent=conference.name, page_size=250)
-                participants = await records.list_participants(request=request, retry=None, timeout=timeout)
+                participants = await records.list_participants(
+                    request=request, retry=None, timeout=timeout, metadata=metadata
+                )
                 found.extend([participant async for participant in participants])
             return found
 
@@ -297,6 +329,7 @@ class GoogleMeet:
         operation: Callable[[], Awaitable[T]],
         *,
         paced: bool = False,
+        wait_for_quota: bool = True,
     ) -> T:
         """Run ``operation`` with pacing, bounded retries and errors turned into ``MeetError``."""
         opts = self.options
@@ -311,11 +344,21 @@ class GoogleMeet:
                 await self._call_credentials()
                 return await operation()
             except RETRYABLE as exc:
+                hint = _retry_hint(exc)
+                if paced and not wait_for_quota and isinstance(exc, api_exceptions.ResourceExhausted):
+                    delay = (
+                        hint
+                        if hint is not None
+                        else backoff_delay(attempt, opts.backoff_initial_seconds, opts.backoff_max_seconds)
+                    )
+                    self.limiter.defer(delay)  # this account waits exactly as long as the server says
+                    raise QuotaExhausted(
+                        f"Meet quota of account {self.account} used up for {delay:.1f} s ({_describe(exc)})",
+                        retry_after=delay,
+                    ) from exc
                 if attempt >= opts.max_attempts:
                     raise MeetError(f"Meet {what} failed after {attempt} attempts: {_describe(exc)}") from exc
-                delay = backoff_delay(
-                    attempt, opts.backoff_initial_seconds, opts.backoff_max_seconds, server_hint=_retry_hint(exc)
-                )
+                delay = backoff_delay(attempt, opts.backoff_initial_seconds, opts.backoff_max_seconds, server_hint=hint)
                 logger.warning("Meet %s failed (%s); retry %d in %.2f s", what, _describe(exc), attempt, delay)
                 if paced and isinstance(exc, api_exceptions.ResourceExhausted):
                     self.limiter.defer(delay)  # every creation waits, not only this one
@@ -336,24 +379,51 @@ async def _nothing() -> None:
     return None
 
 
+def _emulator_token(credentials: UserCredentials | None, account: str) -> str:
+    """What identifies the account to the emulator: the stored token's access token when there is one."""
+    if credentials is not None:
+        try:
+            token = json.loads(Path(credentials.token_file).read_text(encoding="utf-8")).get("token")
+        except (OSError, ValueError, AttributeError):
+            token = None
+        if isinstance(token, str) and token:
+            return token
+    return account
+
+
+def account_name(token_file: str) -> str:
+    """How a Google account is called in the pool: its token file's name without the extension."""
+    return Path(token_file).stem or token_file
+
+
 def create_meet(
     endpoint: str | None,
-    token_file: str,
+    token_files: str | Sequence[str],
     creds_file: str,
     creations_per_minute: float = 10.0,
     *,
+    project_creations_per_minute: float = 100.0,
     options: MeetOptions | None = None,
-) -> GoogleMeet:
-    """The Meet adapter for ``MEET_API_ENDPOINT`` / ``MEET_TOKEN_FILE`` / ``MEET_CREDS_FILE``.
+) -> MeetAccounts:
+    """The Meet adapter for ``MEET_API_ENDPOINT`` / ``MEET_TOKEN_FILES`` / ``MEET_CREDS_FILE``: one client per
+    stored token (Google account), all in one Cloud project.
 
-    ``endpoint`` None or empty means Google; a loopback ``host:port`` means the emulator (no credentials).
-    Nothing is read or connected here: a missing or unusable token shows as a ``MeetError`` on the first
-    call (or on ``check()``). ``creations_per_minute`` overrides the value in ``options``.
+    ``endpoint`` None or empty means Google; a loopback ``host:port`` means the emulator (no OAuth: each
+    account is told apart by its token file's access token, or its name). Nothing is read or connected here:
+    a missing or unusable token shows as a ``MeetError`` on the first call (or on ``check()``).
+    ``creations_per_minute`` (per account) and ``project_creations_per_minute`` are Google's quotas.
     ``creds_file`` (the OAuth client) is needed only by ``meet-login``; it is named in error messages.
-    Raises ``ValueError`` for a malformed endpoint.
+    Raises ``ValueError`` for a malformed endpoint or no token file.
     """
     where = parse_endpoint(endpoint)
+    files = [token_files] if isinstance(token_files, str) else list(token_files)
+    if not files:
+        raise ValueError("at least one Meet token file is needed")
     opts = replace(options or MeetOptions(), creations_per_minute=creations_per_minute)
-    credentials = None if where.loopback else UserCredentials(token_file)
-    logger.debug("Meet adapter for %s (token %s, OAuth client %s)", where.address, token_file, creds_file)
-    return GoogleMeet(where, credentials, opts)
+    clients = [
+        GoogleMeet(where, UserCredentials(file), opts, account=account_name(file)) for file in dict.fromkeys(files)
+    ]
+    logger.debug("Meet adapter for %s (%d account(s), OAuth client %s)", where.address, len(clients), creds_file)
+    from datemaker.adapters.meet.accounts import MeetAccounts
+
+    return MeetAccounts(clients, project_creations_per_minute)

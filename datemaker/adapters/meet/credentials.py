@@ -1,6 +1,6 @@
 """The Google user's OAuth credentials for the Meet API: stored token, refresh, and the one-time login.
 
-Only user OAuth works for creating Meet spaces: an operator runs ``python -m datemaker meet-login`` once
+Only user OAuth works for creating Meet spaces: an operator runs ``datemaker meet-login`` once
 (the installed-app flow with the OAuth client in ``MEET_CREDS_FILE``); the authorized-user token it stores
 in ``MEET_TOKEN_FILE`` is then refreshed automatically. Every failure to use it is a ``MeetError`` that
 says what to do.
@@ -29,7 +29,7 @@ SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/meetings.space.creat
 """``meetings.space.created`` covers creating spaces, updating and ending their calls, and reading the
 conference records and participants of the spaces the app created; no broader (readonly) scope is needed."""
 
-LOGIN_HINT = "run `python -m datemaker meet-login` to authorize datemaker again"
+LOGIN_HINT = "run `datemaker meet-login` to authorize datemaker again"
 TESTING_STATUS_WARNING = (
     "Note: if the Google Cloud OAuth app is left in 'Testing' publishing status, Google issues refresh "
     "tokens that expire after 7 days, and Meet calls then fail until meet-login is run again. "

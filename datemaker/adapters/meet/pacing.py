@@ -17,7 +17,10 @@ class RateLimiter:
 
     A token bucket in its "theoretical arrival time" form (GCRA): each ``acquire`` reserves the next
     free slot at once (so concurrent callers queue fairly, in call order) and then sleeps until it.
-    A cancelled waiter's slot is not given back, which errs on the side of fewer calls.
+    A cancelled waiter gives its slot back when nobody reserved one after it: a caller that waits for a slot
+    a bounded time only (the space pool's fill rounds) would otherwise push the next free slot further out
+    at every try, and at Meet's 10 a minute with 2-second tries make no call at all. A slot with later
+    reservations behind it is lost, which errs on the side of fewer calls.
     """
 
     def __init__(
@@ -51,7 +54,13 @@ class RateLimiter:
         """Wait for the next slot; the seconds waited."""
         wait = self.reserve()
         if wait > 0:
-            await self._sleep(wait)
+            reserved = self._tat
+            try:
+                await self._sleep(wait)
+            except asyncio.CancelledError:
+                if self._tat == reserved:  # the last slot taken, and not deferred since: free again
+                    self._tat -= self.interval
+                raise
         return wait
 
     def defer(self, seconds: float) -> None:

@@ -8,45 +8,57 @@ from datetime import datetime
 
 import asyncpg
 
-from datemaker.adapters.postgres.store import EVENT_COLUMNS, event_from_row, profile_from_row
-from datemaker.domain.events import Event, EventState
-from datemaker.domain.notices import Outgoing, PlannedDate
+from datemaker.adapters.postgres import rules
+from datemaker.adapters.postgres.spaces import give_free_spaces
+from datemaker.adapters.postgres.store import EVENT_COLUMNS, enqueue, event_from_row, profile_from_row, profiles
+from datemaker.domain.events import UPCOMING, Event, EventState
+from datemaker.domain.notices import Notice, PlannedDate
 from datemaker.domain.planning import Plan
 from datemaker.domain.profiles import UserProfile
-from datemaker.domain.timeline import Progress
+from datemaker.domain.timeline import TERMINAL, Progress
 from datemaker.service.ports import (
     Attendance,
     CallToEnd,
-    MeetSpace,
+    DateCall,
     PlanningInput,
     RoundPlan,
-    SpaceToPrepare,
 )
 
-_ACTIVE = "r.cancelled_at IS NULL AND r.declined_at IS NULL"
-_SEATED = f"{_ACTIVE} AND NOT r.waitlisted"
+S = EventState
+# A space serves one date at a time: a date whose space another date's call still holds waits for it.
+_SPACE_BUSY = """EXISTS (SELECT 1 FROM event_dates p
+                        WHERE p.space_id = d.space_id AND p.id <> d.id AND p.invited_at IS NOT NULL
+                          AND p.ended_at IS NULL)"""
+_DATE_HAPPENS = rules.date_happens()
+_CALLS_ENDED = (S.RUNNING, S.FINISHED, S.CANCELLED)
+"""States whose ended rounds' calls are ended (a cancelled event's started rounds ended with it)."""
+_CALL_OPEN = "d.round_no < e.rounds_ended AND d.invited_at IS NOT NULL AND d.ended_at IS NULL"
+"""A date of an ended round whose call is not ended yet."""
 _PROGRESS_COLUMNS = f"""
     e.rules_sent_at, e.rounds_planned, e.rounds_started, e.rounds_ended, e.finished_at, e.results_collected_at,
-    CASE WHEN e.state_id = 1 THEN (
+    CASE WHEN {rules.state_is(S.REG_CONFIRM)} THEN (
         SELECT count(*) FROM registrations r
-        WHERE r.event_id = e.id AND r.confirmation_sent_at IS NULL AND {_SEATED}) ELSE 0 END AS unasked,
-    CASE WHEN e.state_id = 1 THEN (
+        WHERE r.event_id = e.id AND r.confirmation_sent_at IS NULL AND {rules.seated()}) ELSE 0 END AS unasked,
+    CASE WHEN {rules.state_is(S.REG_CONFIRM)} THEN (
         SELECT count(*) FROM registrations r
-        WHERE r.event_id = e.id AND r.confirmation_sent_at IS NOT NULL AND r.confirmed_at IS NULL AND {_SEATED})
+        WHERE r.event_id = e.id AND r.confirmation_sent_at IS NOT NULL AND r.confirmed_at IS NULL AND {rules.seated()})
         ELSE 0 END AS unanswered,
-    CASE WHEN e.state_id = 3 AND e.rounds_ended < e.rounds_started THEN (
+    CASE WHEN {rules.state_is(S.RUNNING)} AND e.rounds_ended < e.rounds_started THEN (
         SELECT count(*) FROM event_dates d
         WHERE d.event_id = e.id AND d.round_no = e.rounds_started - 1 AND d.invited_at IS NULL
-          AND d.space_name IS NOT NULL) ELSE 0 END AS uninvited,
-    CASE WHEN e.state_id IN (3, 4) AND e.rounds_ended > 0 THEN (
+          AND d.space_name IS NOT NULL AND NOT {_SPACE_BUSY}) ELSE 0 END AS uninvited,
+    CASE WHEN {rules.state_is(S.RUNNING)} AND e.rounds_ended < e.rounds_started THEN (
         SELECT count(*) FROM event_dates d
-        WHERE d.event_id = e.id AND d.round_no < e.rounds_ended AND d.invited_at IS NOT NULL
-          AND d.ended_at IS NULL) ELSE 0 END AS open_calls"""
-# A date takes place only while both of its people are still registered.
-_DATE_HAPPENS = """EXISTS (SELECT 1 FROM registrations r
-                           WHERE r.event_id = d.event_id AND r.user_id = d.user_a AND r.cancelled_at IS NULL)
-               AND EXISTS (SELECT 1 FROM registrations r
-                           WHERE r.event_id = d.event_id AND r.user_id = d.user_b AND r.cancelled_at IS NULL)"""
+        WHERE d.event_id = e.id AND d.round_no = e.rounds_started - 1 AND d.invited_at IS NULL
+          AND d.delayed_at IS NULL AND {_DATE_HAPPENS}) ELSE 0 END AS late_links,
+    e.rounds_warned,
+    CASE WHEN {rules.state_in(_CALLS_ENDED)} AND e.rounds_ended > 0 THEN (
+        SELECT count(*) FROM event_dates d WHERE d.event_id = e.id AND {_CALL_OPEN}) ELSE 0 END AS open_calls"""
+_CALL_COLUMNS = "d.id, d.space_name, coalesce(s.account, '') AS account"
+
+
+def _call(row: asyncpg.Record) -> CallToEnd:
+    return CallToEnd(row["id"], row["space_name"], row["account"])
 
 
 def _progress(row: asyncpg.Record) -> Progress:
@@ -59,10 +71,32 @@ def _progress(row: asyncpg.Record) -> Progress:
         rounds_started=row["rounds_started"],
         rounds_ended=row["rounds_ended"],
         uninvited=row["uninvited"],
+        late_links=row["late_links"],
+        rounds_warned=row["rounds_warned"],
         open_calls=row["open_calls"],
         finished_at=row["finished_at"],
         results_collected=row["results_collected_at"] is not None,
     )
+
+
+async def blocks_and_meetings(
+    conn: asyncpg.Connection, ids: list[int], event_id: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Among ``ids``: the pairs that must never meet (one reported the other) and those who met at another event (a
+    date given up because one never came is no meeting)."""
+    blocked = await conn.fetch(
+        """SELECT DISTINCT least(user_id, partner_id) AS a, greatest(user_id, partner_id) AS b FROM reports
+           WHERE user_id = ANY($1::bigint[]) AND partner_id = ANY($1::bigint[])""",
+        ids,
+    )
+    met = await conn.fetch(
+        """SELECT DISTINCT user_a AS a, user_b AS b FROM event_dates
+           WHERE event_id <> $2 AND invited_at IS NOT NULL AND abandoned_at IS NULL
+             AND user_a = ANY($1::bigint[]) AND user_b = ANY($1::bigint[])""",
+        ids,
+        event_id,
+    )
+    return [(r["a"], r["b"]) for r in blocked], [(r["a"], r["b"]) for r in met]
 
 
 class PostgresLifecycleStore:
@@ -80,9 +114,10 @@ class PostgresLifecycleStore:
 
     async def set_state(self, event_id: int, state: EventState, now: datetime, reason: str | None = None) -> None:
         await self.conn.execute(
-            """UPDATE dating_events SET state_id = $2::smallint, closing_reason = coalesce($4, closing_reason),
-                   confirmations_opened_at = CASE WHEN $2::smallint = 1 THEN $3 ELSE confirmations_opened_at END,
-                   finished_at = CASE WHEN $2::smallint IN (4, 5, 6) THEN $3 ELSE finished_at END
+            f"""UPDATE dating_events SET state_id = $2::smallint, closing_reason = coalesce($4, closing_reason),
+                   confirmations_opened_at = CASE WHEN {rules.state_is(S.REG_CONFIRM, "$2::smallint")} THEN $3
+                                                  ELSE confirmations_opened_at END,
+                   finished_at = CASE WHEN {rules.state_in(TERMINAL, "$2::smallint")} THEN $3 ELSE finished_at END
                WHERE id = $1""",
             event_id,
             int(state),
@@ -92,12 +127,13 @@ class PostgresLifecycleStore:
 
     async def unasked_registrants(self, event_id: int) -> list[tuple[UserProfile, datetime]]:
         rows = await self.conn.fetch(
-            f"""SELECT u.*, r.registered_at FROM registrations r JOIN users u ON u.user_id = r.user_id
-                WHERE r.event_id = $1 AND r.confirmation_sent_at IS NULL AND {_SEATED}
+            f"""SELECT u.*, greatest(r.registered_at, r.reconfirm_asked_at) AS asked_from
+                FROM registrations r JOIN users u ON u.user_id = r.user_id
+                WHERE r.event_id = $1 AND r.confirmation_sent_at IS NULL AND {rules.seated()}
                 ORDER BY r.registered_at""",
             event_id,
         )
-        return [(profile_from_row(row), row["registered_at"]) for row in rows]
+        return [(profile_from_row(row), row["asked_from"]) for row in rows]
 
     async def mark_asked(self, event_id: int, user_ids: list[int], now: datetime) -> None:
         await self.conn.execute(
@@ -110,7 +146,7 @@ class PostgresLifecycleStore:
     async def planning_input(self, event_id: int) -> PlanningInput:
         rows = await self.conn.fetch(
             f"""SELECT u.*, r.waitlisted, r.confirmed_at FROM registrations r JOIN users u ON u.user_id = r.user_id
-                WHERE r.event_id = $1 AND {_ACTIVE} ORDER BY r.registered_at""",
+                WHERE r.event_id = $1 AND {rules.active()} ORDER BY r.registered_at""",
             event_id,
         )
         confirmed = [profile_from_row(r) for r in rows if not r["waitlisted"] and r["confirmed_at"] is not None]
@@ -119,25 +155,8 @@ class PostgresLifecycleStore:
             for r in rows
             if r["waitlisted"] or r["confirmed_at"] is None
         }
-        ids = [p.user_id for p in confirmed]
-        blocked = await self.conn.fetch(
-            """SELECT DISTINCT least(user_id, partner_id) AS a, greatest(user_id, partner_id) AS b FROM reports
-               WHERE user_id = ANY($1::bigint[]) AND partner_id = ANY($1::bigint[])""",
-            ids,
-        )
-        met = await self.conn.fetch(
-            """SELECT DISTINCT user_a AS a, user_b AS b FROM event_dates
-               WHERE event_id <> $2 AND invited_at IS NOT NULL
-                 AND user_a = ANY($1::bigint[]) AND user_b = ANY($1::bigint[])""",
-            ids,
-            event_id,
-        )
-        return PlanningInput(
-            confirmed=confirmed,
-            not_confirmed=not_confirmed,
-            blocked=[(r["a"], r["b"]) for r in blocked],
-            met_before=[(r["a"], r["b"]) for r in met],
-        )
+        blocked, met = await blocks_and_meetings(self.conn, [p.user_id for p in confirmed], event_id)
+        return PlanningInput(confirmed=confirmed, not_confirmed=not_confirmed, blocked=blocked, met_before=met)
 
     async def save_plan(self, event_id: int, plan: Plan, scores: dict[tuple[int, int], float], now: datetime) -> None:
         await self.conn.executemany(
@@ -145,13 +164,15 @@ class PostgresLifecycleStore:
             [(event_id, g.group, list(g.members), len(g.rounds)) for g in plan.groups],
         )
         dates = [
-            (event_id, g.group, r.round, a, b, scores.get((a, b)))
+            (event_id, g.group, r.round, table, a, b, scores.get((a, b)))
             for g in plan.groups
             for r in g.rounds
-            for a, b in r.pairs
+            for table, (a, b) in enumerate(r.pairs)
         ]
         await self.conn.copy_records_to_table(
-            "event_dates", records=dates, columns=["event_id", "group_no", "round_no", "user_a", "user_b", "score"]
+            "event_dates",
+            records=dates,
+            columns=["event_id", "group_no", "round_no", "table_no", "user_a", "user_b", "score"],
         )
         seated = [(m, g.group) for g in plan.groups for m in g.members]
         await self.conn.execute(
@@ -171,7 +192,8 @@ class PostgresLifecycleStore:
             [u.reason for u in plan.unseated],
         )
         await self.conn.execute(
-            "UPDATE dating_events SET state_id = 2, planned_at = $2, rounds_planned = $3 WHERE id = $1",
+            f"""UPDATE dating_events SET {rules.state_is(S.READY, "state_id")}, planned_at = $2, rounds_planned = $3
+                WHERE id = $1""",
             event_id,
             now,
             max((len(g.rounds) for g in plan.groups), default=0),
@@ -180,7 +202,7 @@ class PostgresLifecycleStore:
     async def seated_profiles(self, event_id: int) -> list[UserProfile]:
         rows = await self.conn.fetch(
             f"""SELECT u.* FROM registrations r JOIN users u ON u.user_id = r.user_id
-                WHERE r.event_id = $1 AND r.group_no IS NOT NULL AND {_ACTIVE}""",
+                WHERE r.event_id = $1 AND r.group_no IS NOT NULL AND {rules.active()}""",
             event_id,
         )
         return [profile_from_row(r) for r in rows]
@@ -190,19 +212,32 @@ class PostgresLifecycleStore:
 
     async def round_plan(self, event_id: int, round_no: int) -> RoundPlan:
         rows = await self.conn.fetch(
-            f"""SELECT d.id, d.round_no, d.user_a, d.user_b, d.meeting_uri, d.invited_at IS NOT NULL AS invited
+            f"""SELECT d.id, d.round_no, d.user_a, d.user_b, d.meeting_uri, d.invited_at IS NOT NULL AS invited,
+                       d.delayed_at IS NOT NULL AS delayed, d.space_id IS NOT NULL AND {_SPACE_BUSY} AS space_busy,
+                       d.rescue
                 FROM event_dates d WHERE d.event_id = $1 AND d.round_no = $2 AND {_DATE_HAPPENS}
                 ORDER BY d.id""",
             event_id,
             round_no,
         )
         dates = [
-            PlannedDate(r["id"], r["round_no"], r["user_a"], r["user_b"], r["meeting_uri"], r["invited"]) for r in rows
+            PlannedDate(
+                r["id"],
+                r["round_no"],
+                r["user_a"],
+                r["user_b"],
+                r["meeting_uri"],
+                r["invited"],
+                r["delayed"],
+                r["space_busy"],
+                r["rescue"],
+            )
+            for r in rows
         ]
         in_dates = {u for d in dates for u in d.people}
         members = await self.conn.fetch(
             f"""SELECT r.user_id FROM event_groups g
-                JOIN registrations r ON r.event_id = g.event_id AND r.group_no = g.group_no AND {_ACTIVE}
+                JOIN registrations r ON r.event_id = g.event_id AND r.group_no = g.group_no AND {rules.active()}
                 WHERE g.event_id = $1 AND g.rounds > $2""",
             event_id,
             round_no,
@@ -219,13 +254,73 @@ class PostgresLifecycleStore:
         return RoundPlan(dates, sitting_out, {r["person"]: list(r["rounds"]) for r in rounds})
 
     async def profiles(self, user_ids: Iterable[int]) -> dict[int, UserProfile]:
-        rows = await self.conn.fetch("SELECT * FROM users WHERE user_id = ANY($1::bigint[])", list(user_ids))
-        return {r["user_id"]: profile_from_row(r) for r in rows}
+        return await profiles(self.conn, user_ids)
 
     async def mark_invited(self, date_ids: list[int], now: datetime) -> None:
         await self.conn.execute(
             "UPDATE event_dates SET invited_at = $2 WHERE id = ANY($1::bigint[]) AND invited_at IS NULL", date_ids, now
         )
+
+    async def claim_free_spaces(self, event_id: int, round_no: int) -> int:
+        dates = await self.conn.fetch(
+            f"""SELECT d.id FROM event_dates d
+                WHERE d.event_id = $1 AND d.round_no = $2 AND d.space_id IS NULL AND d.invited_at IS NULL
+                  AND {_DATE_HAPPENS}
+                ORDER BY d.id FOR UPDATE""",
+            event_id,
+            round_no,
+        )
+        if not dates:
+            return 0
+        return len(await give_free_spaces(self.conn, [d["id"] for d in dates]))
+
+    async def take_over_table_spaces(self, event_id: int, round_no: int) -> int:
+        # The same table of the same group one round before, if it had a space; its call is ended before the new
+        # date's link goes out (a space serves one date at a time).
+        result = await self.conn.execute(
+            f"""UPDATE event_dates d SET space_id = p.space_id, space_name = p.space_name, meeting_uri = p.meeting_uri,
+                       meeting_code = p.meeting_code, reused = true
+                FROM event_dates p
+                WHERE d.event_id = $1 AND d.round_no = $2 AND d.space_id IS NULL AND d.invited_at IS NULL
+                  AND p.event_id = d.event_id AND p.group_no = d.group_no AND p.round_no = d.round_no - 1
+                  AND p.table_no = d.table_no AND p.space_id IS NOT NULL AND {_DATE_HAPPENS}
+                  AND NOT EXISTS (SELECT 1 FROM event_dates h  -- nobody else holds it meanwhile
+                                  WHERE h.space_id = p.space_id AND h.id <> p.id AND h.ended_at IS NULL)""",
+            event_id,
+            round_no,
+        )
+        return int(result.split()[-1])
+
+    async def mark_delayed(self, date_ids: list[int], now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE event_dates SET delayed_at = $2 WHERE id = ANY($1::bigint[]) AND delayed_at IS NULL", date_ids, now
+        )
+
+    async def mark_warned(self, event_id: int, rounds_warned: int) -> None:
+        await self.conn.execute(
+            "UPDATE dating_events SET rounds_warned = greatest(rounds_warned, $2) WHERE id = $1",
+            event_id,
+            rounds_warned,
+        )
+
+    async def retire_spaces(self, date_ids: list[int], now: datetime) -> None:
+        await self.conn.execute(
+            """UPDATE meet_spaces s SET retired_at = $2 FROM event_dates d
+               WHERE d.id = ANY($1::bigint[]) AND s.id = d.space_id AND s.retired_at IS NULL""",
+            date_ids,
+            now,
+        )
+
+    async def release_unused_spaces(self, event_id: int, before_round: int | None = None) -> int:
+        result = await self.conn.execute(
+            """UPDATE event_dates SET space_id = NULL, space_name = NULL, meeting_uri = NULL, meeting_code = NULL,
+                   reused = false
+               WHERE event_id = $1 AND invited_at IS NULL AND space_id IS NOT NULL
+                 AND ($2::int IS NULL OR round_no < $2::int)""",
+            event_id,
+            before_round,
+        )
+        return int(result.split()[-1])
 
     async def mark_round_started(self, event_id: int, rounds_started: int) -> None:
         await self.conn.execute(
@@ -242,8 +337,10 @@ class PostgresLifecycleStore:
     async def dates_per_person(self, event_id: int) -> dict[int, int]:
         rows = await self.conn.fetch(
             """SELECT person, count(*) AS dates FROM (
-                   SELECT user_a AS person FROM event_dates WHERE event_id = $1 AND invited_at IS NOT NULL
-                   UNION ALL SELECT user_b FROM event_dates WHERE event_id = $1 AND invited_at IS NOT NULL) t
+                   SELECT user_a AS person FROM event_dates
+                   WHERE event_id = $1 AND invited_at IS NOT NULL AND abandoned_at IS NULL
+                   UNION ALL SELECT user_b FROM event_dates
+                   WHERE event_id = $1 AND invited_at IS NOT NULL AND abandoned_at IS NULL) t
                GROUP BY person""",
             event_id,
         )
@@ -260,28 +357,13 @@ class PostgresLifecycleStore:
     async def active_registrant_profiles(self, event_id: int) -> list[UserProfile]:
         rows = await self.conn.fetch(
             f"""SELECT u.* FROM registrations r JOIN users u ON u.user_id = r.user_id
-                WHERE r.event_id = $1 AND {_ACTIVE}""",
+                WHERE r.event_id = $1 AND {rules.active()}""",
             event_id,
         )
         return [profile_from_row(r) for r in rows]
 
-    async def enqueue(self, messages: Sequence[Outgoing]) -> int:
-        if not messages:
-            return 0
-        result = await self.conn.execute(
-            """INSERT INTO outbox (message_id, event_id, user_id, type, headers, body, priority)
-               SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::jsonb[], $6::jsonb[],
-                                    $7::smallint[])
-               ON CONFLICT (message_id) DO NOTHING""",
-            [m.message_id for m in messages],
-            [m.event_id for m in messages],
-            [m.user_id for m in messages],
-            [m.type for m in messages],
-            [m.headers for m in messages],
-            [m.body.model_dump(mode="json") for m in messages],
-            [m.priority for m in messages],
-        )
-        return int(result.split()[-1])
+    async def enqueue(self, messages: Sequence[Notice]) -> int:
+        return await enqueue(self.conn, messages)
 
 
 class PostgresLifecycleDatabase:
@@ -298,43 +380,22 @@ class PostgresLifecycleDatabase:
     async def active_events(self) -> list[tuple[Event, Progress]]:
         rows = await self.pool.fetch(
             f"""SELECT {EVENT_COLUMNS}, {_PROGRESS_COLUMNS} FROM dating_events e
-                WHERE e.state_id IN (0, 1, 2, 3) OR (e.state_id = 4 AND e.results_collected_at IS NULL)"""
+                WHERE {rules.state_in(UPCOMING)}
+                   OR ({rules.state_is(S.FINISHED)} AND e.results_collected_at IS NULL)
+                   OR ({rules.state_is(S.CANCELLED)} AND e.rounds_ended > 0
+                       AND EXISTS (SELECT 1 FROM event_dates d WHERE d.event_id = e.id AND {_CALL_OPEN}))"""
         )
         return [(event_from_row(row), _progress(row)) for row in rows]
 
-    async def spaces_to_prepare(self, event_id: int, limit: int) -> list[SpaceToPrepare]:
-        rows = await self.pool.fetch(
-            f"""SELECT d.id, d.round_no, d.round_no < e.rounds_started AS started
-                FROM event_dates d JOIN dating_events e ON e.id = d.event_id
-                WHERE d.event_id = $1 AND d.space_name IS NULL AND d.round_no >= e.rounds_ended
-                  AND e.state_id IN (2, 3) AND {_DATE_HAPPENS}
-                ORDER BY d.round_no, d.id LIMIT $2""",
-            event_id,
-            limit,
-        )
-        return [SpaceToPrepare(r["id"], r["round_no"], r["started"]) for r in rows]
-
-    async def save_space(self, date_id: int, space: MeetSpace) -> bool:
-        return bool(
-            await self.pool.fetchval(
-                """UPDATE event_dates SET space_name = $2, meeting_uri = $3, meeting_code = $4
-                   WHERE id = $1 AND space_name IS NULL RETURNING true""",
-                date_id,
-                space.name,
-                space.meeting_uri,
-                space.meeting_code,
-            )
-        )
-
     async def calls_to_end(self, event_id: int, up_to_round: int) -> list[CallToEnd]:
         rows = await self.pool.fetch(
-            """SELECT id, space_name FROM event_dates
-               WHERE event_id = $1 AND round_no < $2 AND invited_at IS NOT NULL AND ended_at IS NULL
-                 AND space_name IS NOT NULL""",
+            f"""SELECT {_CALL_COLUMNS} FROM event_dates d LEFT JOIN meet_spaces s ON s.id = d.space_id
+                WHERE d.event_id = $1 AND d.round_no < $2 AND d.invited_at IS NOT NULL AND d.ended_at IS NULL
+                  AND d.space_name IS NOT NULL""",
             event_id,
             up_to_round,
         )
-        return [CallToEnd(r["id"], r["space_name"]) for r in rows]
+        return [_call(r) for r in rows]
 
     async def mark_calls_ended(self, date_ids: list[int], now: datetime) -> None:
         if date_ids:
@@ -342,13 +403,22 @@ class PostgresLifecycleDatabase:
                 "UPDATE event_dates SET ended_at = $2 WHERE id = ANY($1::bigint[]) AND ended_at IS NULL", date_ids, now
             )
 
-    async def spaces_of(self, event_id: int) -> list[CallToEnd]:
+    async def spaces_of(self, event_id: int) -> list[DateCall]:
+        # A space that served several dates holds a conference for each: a date's is the one that began after
+        # the space's previous date was over and before its next date was invited.
         rows = await self.pool.fetch(
-            """SELECT id, space_name FROM event_dates
-               WHERE event_id = $1 AND invited_at IS NOT NULL AND space_name IS NOT NULL ORDER BY id""",
+            """SELECT d.id, d.space_name, coalesce(s.account, '') AS account,
+                      greatest(d.invited_at - interval '5 seconds',
+                               (SELECT max(o.ended_at) FROM event_dates o
+                                WHERE o.space_id = d.space_id AND o.id <> d.id AND o.invited_at < d.invited_at))
+                          AS since,
+                      (SELECT min(o.invited_at) FROM event_dates o
+                       WHERE o.space_id = d.space_id AND o.id <> d.id AND o.invited_at > d.invited_at) AS until
+               FROM event_dates d LEFT JOIN meet_spaces s ON s.id = d.space_id
+               WHERE d.event_id = $1 AND d.invited_at IS NOT NULL AND d.space_name IS NOT NULL ORDER BY d.id""",
             event_id,
         )
-        return [CallToEnd(r["id"], r["space_name"]) for r in rows]
+        return [DateCall(r["id"], r["space_name"], r["account"], r["since"], r["until"]) for r in rows]
 
     async def save_attendance(self, event_id: int, attendance: dict[int, list[Attendance]], now: datetime) -> None:
         rows = [
@@ -381,6 +451,6 @@ class PostgresLifecycleDatabase:
 
     async def active_conferences(self) -> int:
         return await self.pool.fetchval(
-            """SELECT count(*) FROM event_dates d JOIN dating_events e ON e.id = d.event_id
-               WHERE e.state_id = 3 AND d.invited_at IS NOT NULL AND d.ended_at IS NULL"""
+            f"""SELECT count(*) FROM event_dates d JOIN dating_events e ON e.id = d.event_id
+               WHERE {rules.state_is(S.RUNNING)} AND d.invited_at IS NOT NULL AND d.ended_at IS NULL"""
         )

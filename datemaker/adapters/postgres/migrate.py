@@ -15,9 +15,22 @@ import asyncpg
 
 logger = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 _LOCK_KEY = 0x63686174687562  # "chathub"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.(up|down)\.sql$")
+
+
+_PACKAGE = Path(__file__).resolve().parents[2]
+
+
+def migrations_dir(package: Path = _PACKAGE) -> Path:
+    """Where the SQL files of ``package`` (datemaker) are: ``datemaker/migrations`` in an installed wheel
+    (pyproject.toml puts them there), else ``migrations/`` beside the package (a checkout, an editable
+    install, the Docker image's /app)."""
+    installed = package / "migrations"
+    return installed if installed.is_dir() else package.parent / "migrations"
+
+
+MIGRATIONS_DIR = migrations_dir()
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from datemaker.adapters.postgres import rules
 from datemaker.adapters.postgres.migrate import load_migrations
-from datemaker.adapters.postgres.store import EVENT_COLUMNS, create_pool, event_from_row
+from datemaker.adapters.postgres.store import EVENT_COLUMNS, create_pool, event_from_row, registration_from_row
 from datemaker.domain.event_settings import EventSettings, InvalidEventSettings
-from datemaker.domain.events import Event
+from datemaker.domain.events import UPCOMING, Event
 from datemaker.domain.registrations import Registration, Status
 
 CONNECT_TIMEOUT = 10.0
@@ -29,7 +30,7 @@ async def open_pool(dsn: str, *, server: str, database: str, size: int = 2) -> a
         pool = await asyncio.wait_for(create_pool(dsn, size), CONNECT_TIMEOUT)
     except asyncpg.InvalidCatalogNameError:
         raise DatabaseUnavailable(
-            f"database {database} does not exist on {server}: create it with `python -m datemaker migrate`"
+            f"database {database} does not exist on {server}: create it with `datemaker migrate`"
         ) from None
     except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
         raise DatabaseUnavailable(
@@ -58,8 +59,7 @@ async def _check_schema(pool: asyncpg.Pool, database: str) -> None:
         version = 0
     if version < latest:
         raise DatabaseUnavailable(
-            f"the schema of {database} is at version {version}, this code needs {latest}: "
-            "run `python -m datemaker migrate`"
+            f"the schema of {database} is at version {version}, this code needs {latest}: run `datemaker migrate`"
         )
 
 
@@ -71,11 +71,30 @@ def _one_line(exc: BaseException) -> str:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where an event came from: a schedule (None: made by hand or by an INSERT), as the extra night of a full
+    event, with the seats it offered to the people waiting there and how many they took."""
+
+    schedule_id: int | None = None
+    extra_for: int | None = None
+    offers: int = 0
+    accepted: int = 0
+
+    def describe(self) -> str:
+        if self.schedule_id is None:
+            return "-"
+        if self.extra_for is None:
+            return str(self.schedule_id)
+        return f"{self.schedule_id}, extra for {self.extra_for}"
+
+
+@dataclass(frozen=True)
 class EventLine:
     """A row of ``events list``."""
 
     event: Event
     confirmed: int
+    origin: Origin = Origin()
 
 
 @dataclass(frozen=True)
@@ -105,8 +124,14 @@ class Counts:
     cancelled: int = 0
 
 
+ERASED = "(erased)"
+"""The name shown for someone who erased their data."""
+
+
 @dataclass(frozen=True)
 class Person:
+    """Someone as an organizer sees them (an erased profile keeps only its Telegram id)."""
+
     user_id: int
     name: str
     username: str | None
@@ -131,6 +156,11 @@ class DateLine:
     invited_at: datetime | None
     ended_at: datetime | None
     attendees: tuple[str, ...]
+    has_space: bool = False
+    reused: bool = False
+    """It took over its table's space of the round before."""
+    delayed_at: datetime | None = None
+    """Its people were told their link was late."""
 
     @property
     def held(self) -> bool:
@@ -158,6 +188,7 @@ class EventReport:
     mutual_matches: int
     stats: dict[str, object] | None
     """The counts kept by the retention job, once the event's personal data was deleted."""
+    origin: Origin = Origin()
 
 
 @dataclass(frozen=True)
@@ -174,11 +205,19 @@ class RegistrantLine:
     matched_with: tuple[int, ...]
 
 
-_ACTIVE = "r.cancelled_at IS NULL AND r.declined_at IS NULL"
+@dataclass(frozen=True)
+class OrganizerLine:
+    """A row of ``organizers list``: who (None: no profile yet) and since when."""
+
+    user_id: int
+    added_at: datetime
+    person: Person | None
+
+
 _COUNTS = f"""
-    count(*) FILTER (WHERE {_ACTIVE} AND NOT r.waitlisted) AS registered,
-    count(*) FILTER (WHERE {_ACTIVE} AND r.waitlisted) AS waitlisted,
-    count(*) FILTER (WHERE {_ACTIVE} AND NOT r.waitlisted AND r.confirmed_at IS NOT NULL) AS confirmed,
+    count(*) FILTER (WHERE {rules.seated()}) AS registered,
+    count(*) FILTER (WHERE {rules.waitlisted()}) AS waitlisted,
+    count(*) FILTER (WHERE {rules.seated()} AND r.confirmed_at IS NOT NULL) AS confirmed,
     count(*) FILTER (WHERE r.cancelled_at IS NULL AND r.declined_at IS NOT NULL) AS declined,
     count(*) FILTER (WHERE r.cancelled_at IS NOT NULL) AS cancelled"""
 
@@ -200,21 +239,39 @@ class OrganizerQueries:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 for event in events:
-                    values: dict[str, object] = {
-                        "start_dttm": event.start,
-                        "timezone": event.timezone,
-                        **event.changed_columns(),
-                    }
-                    placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-                    event_id = await conn.fetchval(
-                        f"INSERT INTO dating_events ({', '.join(values)}) VALUES ({placeholders}) RETURNING id",
-                        *values.values(),
-                    )
+                    event_id = await insert_event(conn, event)
                     ids.append(event_id)
                     on_created(event_id)
         except (asyncpg.CheckViolationError, asyncpg.NumericValueOutOfRangeError) as exc:
             raise InvalidEventSettings(f"the database refused the event: {_one_line(exc)}") from None
         return ids
+
+    async def add_organizer(self, user_id: int) -> tuple[bool, Person | None]:
+        """Make the user an organizer; whether they were not one already, and who they are (None: no profile)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            added = await conn.fetchval(
+                "INSERT INTO organizers (user_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true", user_id
+            )
+            people = await self._people(conn, {user_id})
+        return bool(added), people.get(user_id)
+
+    async def remove_organizer(self, user_id: int) -> bool:
+        """False when the user was not an organizer."""
+        return bool(await self.pool.fetchval("DELETE FROM organizers WHERE user_id = $1 RETURNING true", user_id))
+
+    async def organizers(self) -> list[OrganizerLine]:
+        rows = await self.pool.fetch(
+            """SELECT o.user_id, o.added_at, u.name, u.username, u.user_id IS NOT NULL AS known
+               FROM organizers o LEFT JOIN users u ON u.user_id = o.user_id ORDER BY o.added_at, o.user_id"""
+        )
+        return [
+            OrganizerLine(
+                r["user_id"],
+                r["added_at"],
+                Person(r["user_id"], r["name"] or ERASED, r["username"]) if r["known"] else None,
+            )
+            for r in rows
+        ]
 
     async def event(self, event_id: int) -> Event | None:
         row = await self.pool.fetchrow(f"SELECT {EVENT_COLUMNS} FROM dating_events e WHERE e.id = $1", event_id)
@@ -225,27 +282,17 @@ class OrganizerQueries:
     ) -> tuple[list[EventLine], int]:
         """Events by start time: every one with ``everything``, else those not over yet and those that
         started within ``recent``; at most ``limit`` of them, and how many there are in all."""
-        rows = await self.pool.fetch(
-            f"""SELECT {EVENT_COLUMNS}, count(*) OVER () AS total,
-                       (SELECT count(*) FROM registrations r
-                        WHERE r.event_id = e.id AND {_ACTIVE} AND NOT r.waitlisted AND r.confirmed_at IS NOT NULL)
-                       AS confirmed
-                FROM dating_events e
-                WHERE $1 OR e.state_id IN (0, 1, 2, 3) OR e.start_dttm >= $2
-                ORDER BY e.start_dttm, e.id LIMIT $3""",
-            everything,
-            now - recent,
-            limit,
-        )
-        total = rows[0]["total"] if rows else 0
-        return [EventLine(event_from_row(r), r["confirmed"]) for r in rows], total
+        return await event_lines(self.pool, now, everything=everything, limit=limit, recent=recent)
 
     async def event_report(self, event_id: int) -> EventReport | None:
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             row = await conn.fetchrow(
                 f"""SELECT {EVENT_COLUMNS}, e.created_at, e.confirmations_opened_at, e.planned_at, e.rules_sent_at,
                            e.rounds_planned, e.rounds_started, e.rounds_ended, e.finished_at,
-                           e.results_collected_at, e.closing_reason
+                           e.results_collected_at, e.closing_reason, e.schedule_id, e.extra_for,
+                           (SELECT count(*) FROM seat_offers o WHERE o.event_id = e.id) AS offers,
+                           (SELECT count(*) FROM seat_offers o WHERE o.event_id = e.id AND o.accepted_at IS NOT NULL)
+                               AS accepted
                     FROM dating_events e WHERE e.id = $1""",
                 event_id,
             )
@@ -258,7 +305,7 @@ class OrganizerQueries:
             dates = await self._dates(conn, event_id)
             unseated = await conn.fetch(
                 f"""SELECT r.user_id, r.unseated_reason FROM registrations r
-                    WHERE r.event_id = $1 AND r.unseated_reason IS NOT NULL AND {_ACTIVE}""",
+                    WHERE r.event_id = $1 AND r.unseated_reason IS NOT NULL AND {rules.active()}""",
                 event_id,
             )
             ratings = await conn.fetchrow(
@@ -296,6 +343,7 @@ class OrganizerQueries:
             reports=ratings["reports"],
             mutual_matches=ratings["matches"],
             stats=dict(stats) if stats else None,
+            origin=Origin(row["schedule_id"], row["extra_for"], row["offers"], row["accepted"]),
         )
 
     async def registrants(self, event_id: int) -> tuple[list[RegistrantLine], list[DateLine]]:
@@ -316,20 +364,10 @@ class OrganizerQueries:
             dates = await self._dates(conn, event_id)
         lines = []
         for r in rows:
-            registration = Registration(
-                event_id=event_id,
-                user_id=r["user_id"],
-                registered_at=r["registered_at"],
-                waitlisted=r["waitlisted"],
-                confirmation_sent_at=r["confirmation_sent_at"],
-                confirmed_at=r["confirmed_at"],
-                declined_at=r["declined_at"],
-                cancelled_at=r["cancelled_at"],
-                ready_at=r["ready_at"],
-            )
+            registration = registration_from_row(r, event_id, r["user_id"])
             lines.append(
                 RegistrantLine(
-                    person=Person(r["user_id"], r["name"], r["username"]),
+                    person=Person(r["user_id"], r["name"] or ERASED, r["username"]),
                     status=registration.status,
                     registration=registration,
                     group_no=r["group_no"],
@@ -346,7 +384,8 @@ class OrganizerQueries:
         rows = await conn.fetch(
             """SELECT d.id, d.group_no, d.round_no, d.user_a, d.user_b, d.invited_at, d.ended_at,
                       coalesce(array_agg(a.display_name ORDER BY a.joined_at, a.display_name)
-                               FILTER (WHERE a.display_name IS NOT NULL), '{}') AS attendees
+                               FILTER (WHERE a.display_name IS NOT NULL), '{}') AS attendees,
+                      d.space_name IS NOT NULL AS has_space, d.reused, d.delayed_at
                FROM event_dates d LEFT JOIN date_attendance a ON a.date_id = d.id
                WHERE d.event_id = $1 GROUP BY d.id ORDER BY d.round_no, d.group_no, d.id""",
             event_id,
@@ -361,6 +400,9 @@ class OrganizerQueries:
                 r["invited_at"],
                 r["ended_at"],
                 tuple(r["attendees"]),
+                r["has_space"],
+                r["reused"],
+                r["delayed_at"],
             )
             for r in rows
         ]
@@ -370,4 +412,39 @@ class OrganizerQueries:
         rows = await conn.fetch(
             "SELECT user_id, name, username FROM users WHERE user_id = ANY($1::bigint[])", sorted(ids)
         )
-        return {r["user_id"]: Person(r["user_id"], r["name"], r["username"]) for r in rows}
+        return {r["user_id"]: Person(r["user_id"], r["name"] or ERASED, r["username"]) for r in rows}
+
+
+async def insert_event(conn: asyncpg.Connection, event: EventSettings) -> int:
+    """Insert one event; only the settings that differ from the table's defaults are written."""
+    values: dict[str, object] = {"start_dttm": event.start, "timezone": event.timezone, **event.changed_columns()}
+    placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    return await conn.fetchval(
+        f"INSERT INTO dating_events ({', '.join(values)}) VALUES ({placeholders}) RETURNING id", *values.values()
+    )
+
+
+async def event_lines(
+    executor: asyncpg.Pool | asyncpg.Connection,
+    now: datetime,
+    *,
+    everything: bool,
+    limit: int,
+    recent: timedelta = timedelta(days=14),
+) -> tuple[list[EventLine], int]:
+    """The rows of ``events list`` (see :meth:`OrganizerQueries.list_events`)."""
+    rows = await executor.fetch(
+        f"""SELECT {EVENT_COLUMNS}, count(*) OVER () AS total, e.schedule_id, e.extra_for,
+                   (SELECT count(*) FROM registrations r
+                    WHERE r.event_id = e.id AND {rules.seated()} AND r.confirmed_at IS NOT NULL)
+                   AS confirmed
+            FROM dating_events e
+            WHERE $1 OR {rules.state_in(UPCOMING)} OR e.start_dttm >= $2
+            ORDER BY e.start_dttm, e.id LIMIT $3""",
+        everything,
+        now - recent,
+        limit,
+    )
+    total = rows[0]["total"] if rows else 0
+    lines = [EventLine(event_from_row(r), r["confirmed"], Origin(r["schedule_id"], r["extra_for"])) for r in rows]
+    return lines, total

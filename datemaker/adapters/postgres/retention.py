@@ -8,7 +8,10 @@ from datetime import datetime
 
 import asyncpg
 
-from datemaker.domain.events import EventState
+from datemaker.adapters.postgres import rules
+from datemaker.adapters.postgres.store import erase_profile
+from datemaker.domain.events import UPCOMING, EventState
+from datemaker.domain.timeline import TERMINAL
 from datemaker.service.retention import ExpiredEvent, PurgedData
 
 _CLOSED_AT = "coalesce(e.finished_at, e.start_dttm)"
@@ -17,13 +20,13 @@ _HAS_PERSONAL_DATA = """(
     EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id)
     OR EXISTS (SELECT 1 FROM reports p WHERE p.event_id = e.id AND p.reason IS NOT NULL)
     OR EXISTS (SELECT 1 FROM event_dates d JOIN date_attendance a ON a.date_id = d.id WHERE d.event_id = e.id))"""
-_STATS = """
+_STATS = f"""
     INSERT INTO event_stats (event_id, registered, waitlisted, confirmed, declined, cancelled, seated,
                              dates_planned, dates_held, joined_calls, likes, dislikes, reports, mutual_matches,
                              computed_at, purged_at)
     SELECT $1,
            count(*),
-           count(*) FILTER (WHERE r.waitlisted AND r.cancelled_at IS NULL AND r.declined_at IS NULL),
+           count(*) FILTER (WHERE {rules.waitlisted()}),
            count(*) FILTER (WHERE r.confirmed_at IS NOT NULL),
            count(*) FILTER (WHERE r.declined_at IS NOT NULL),
            count(*) FILTER (WHERE r.cancelled_at IS NOT NULL),
@@ -56,9 +59,9 @@ class PostgresRetentionStore:
     async def expired_events(self, cutoff: datetime, states: Sequence[EventState]) -> list[ExpiredEvent]:
         rows = await self.conn.fetch(
             f"""SELECT e.id, e.state_id, {_CLOSED_AT} AS closed_at FROM dating_events e
-                WHERE e.state_id IN (4, 5, 6) -- the index's predicate, which a parameter cannot imply
+                WHERE {rules.state_in(TERMINAL)} -- the index's predicate, which a parameter cannot imply
                   AND e.state_id = ANY($2::smallint[]) AND {_CLOSED_AT} < $1
-                  AND (e.state_id <> {int(EventState.FINISHED)} OR e.results_collected_at IS NOT NULL)
+                  AND (NOT {rules.state_is(EventState.FINISHED)} OR e.results_collected_at IS NOT NULL)
                   AND (NOT EXISTS (SELECT 1 FROM event_stats s WHERE s.event_id = e.id) OR {_HAS_PERSONAL_DATA})
                 ORDER BY closed_at, e.id""",
             cutoff,
@@ -88,6 +91,21 @@ class PostgresRetentionStore:
 
     async def purge_stray_messages(self, before: datetime) -> int:
         return _count(await self.conn.execute("DELETE FROM outbox WHERE event_id IS NULL AND created_at < $1", before))
+
+    async def erase_inactive_profiles(self, before: datetime, now: datetime) -> int:
+        rows = await self.conn.fetch(
+            f"""SELECT u.user_id FROM users u
+                WHERE u.erased_at IS NULL AND u.updated_at < $1
+                  AND NOT EXISTS (
+                      SELECT 1 FROM registrations r JOIN dating_events e ON e.id = r.event_id
+                      WHERE r.user_id = u.user_id
+                        AND (r.registered_at >= $1 OR ({rules.active()} AND {rules.state_in(UPCOMING)})))
+                FOR UPDATE OF u SKIP LOCKED""",
+            before,
+        )
+        for row in rows:
+            await erase_profile(self.conn, row["user_id"], now)
+        return len(rows)
 
 
 class PostgresRetentionDatabase:

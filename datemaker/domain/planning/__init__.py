@@ -1,4 +1,4 @@
-"""The pairing planner: confirmed participants in, groups and per-round pairs out (PROTOCOL.md section 7).
+"""The pairing planner: confirmed participants in, groups and per-round pairs out (docs/protocol.md section 7).
 
 Pure Python: no I/O and no clock. ``plan_event(PlanRequest(...))`` returns a ``Plan``; bad input raises
 ``PlanningError`` (a ``DomainError`` with code ``bad_request``). ``PlanRequest.from_json`` and

@@ -24,6 +24,13 @@ _DAYS_PER_YEAR = 365.2425
 
 def seatable(pop: Population, mode: str, blocked: set[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """For each person: has a compatible partner at all (ignoring blocks), and has an unblocked one."""
+    if pop.age is not None:  # age ranges make compatibility personal: count partners one by one
+        everyone = np.arange(len(pop))
+        ok = pop.compatible_matrix(everyone, everyone, mode)
+        partners = ok.any(axis=1)
+        for a, b in blocked:
+            ok[a, b] = ok[b, a] = False
+        return partners, ok.any(axis=1)
     gb = pop.gender_bit
     klass = (pop.male.astype(np.int64) * 4 + pop.seek_bits).astype(np.int64)
     counts = np.bincount(klass, minlength=8)

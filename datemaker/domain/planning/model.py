@@ -1,4 +1,4 @@
-"""The planner's input and output: participants, the request, the plan, and their JSON forms (PROTOCOL.md §7)."""
+"""The planner's input and output: participants, the request, the plan, and their JSON forms (docs/protocol.md §7)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ GENDERS: frozenset[str] = frozenset({"M", "F"})
 MODES: tuple[str, ...] = ("bipartite", "open")
 Mode = Literal["bipartite", "open"]
 
+MAX_AGE_IN_RANGE = 200
 MAX_SCORE = 1e6  # manual scores and ratings beyond this are surely a mistake (and would swamp the score)
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -34,6 +35,8 @@ class Participant:
 
     ``seeking`` is the set of genders the participant wants to meet; ``None`` means anyone.
     ``rating`` is carried for callers and future scoring; the default score does not use it.
+    ``age_range`` is ``(min, max)``, inclusive: the ages this participant meets (``None``: any age). Two people
+    meet only if each one's age, on the request's ``on`` day, is within the other's range.
     """
 
     id: int
@@ -43,6 +46,7 @@ class Participant:
     manual_score: float = 0
     rating: float = 0
     seeking: frozenset[str] | None = None
+    age_range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class PlanRequest:
     ``group_size`` bounds the people of one group, ``max_rounds`` the rounds of the event.
     ``mode`` is ``"bipartite"`` (every date is M–F) or ``"open"`` (``seeking`` decides, both ways).
     ``seed`` breaks ties: the same request and seed always give the same plan.
+    ``on`` is the day ages are counted on (the event's day); it is needed when anyone has an ``age_range``.
     """
 
     participants: tuple[Participant, ...]
@@ -62,6 +67,7 @@ class PlanRequest:
     max_rounds: int = 10
     mode: Mode = "bipartite"
     seed: int = 0
+    on: date | None = None
 
     def __post_init__(self) -> None:
         # accept any iterables from callers, store tuples (the request is hashable and immutable)
@@ -70,9 +76,11 @@ class PlanRequest:
         object.__setattr__(self, "met_before", tuple(tuple(pair) for pair in self.met_before))
 
     @classmethod
-    def from_json(cls, data: Any) -> PlanRequest:
-        """Build a request from PROTOCOL.md §7 input (already parsed JSON); raise ``PlanningError`` if malformed."""
-        return _request_from_json(data)
+    def from_json(cls, data: Any, today: date | None = None) -> PlanRequest:
+        """Build a request from docs/protocol.md §7 input (already parsed JSON); raise ``PlanningError`` if malformed.
+
+        Ages are counted on the input's ``"on"`` day (YYYY-MM-DD) if it names one, else on ``today``."""
+        return _request_from_json(data, today)
 
     def validate(self) -> None:
         """Raise ``PlanningError`` unless the request can be planned."""
@@ -114,7 +122,7 @@ class Plan:
     stats: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The PROTOCOL.md §7 output as plain JSON-ready data."""
+        """The docs/protocol.md §7 output as plain JSON-ready data."""
         return {
             "groups": [
                 {
@@ -177,6 +185,10 @@ def _validate(request: PlanRequest) -> None:
             unknown = sorted(set(p.seeking) - GENDERS, key=str)
             if unknown:
                 raise PlanningError(f"participant {p.id}: seeking names unknown gender {unknown[0]!r}")
+        if p.age_range is not None:
+            _check_age_range(f"participant {p.id}", p.age_range)
+            if request.on is None:
+                raise PlanningError(f"participant {p.id}: an age_range needs the day ages are counted on ('on')")
     for name in ("blocked", "met_before"):
         for pair in getattr(request, name):
             if len(pair) != 2 or not all(_is_int(x) for x in pair):
@@ -187,6 +199,19 @@ def _validate(request: PlanRequest) -> None:
                     raise PlanningError(f"{name}: pair [{a}, {b}] names unknown participant {x}")
             if a == b:
                 raise PlanningError(f"{name}: pair [{a}, {b}] names the same participant twice")
+
+
+def _check_age_range(where: str, value: Any) -> None:
+    if (
+        not isinstance(value, tuple | list)
+        or len(value) != 2
+        or not all(_is_int(x) for x in value)
+        or not 0 <= value[0] <= value[1] <= MAX_AGE_IN_RANGE
+    ):
+        raise PlanningError(
+            f"{where}: age_range must be [min, max], two whole numbers with 0 <= min <= max <= {MAX_AGE_IN_RANGE}, "
+            f"got {value!r}"
+        )
 
 
 def _is_int(value: Any) -> bool:
@@ -200,7 +225,7 @@ def _is_number(value: Any) -> bool:
 # ---------------------------------------------------------------- JSON input
 
 
-def _request_from_json(data: Any) -> PlanRequest:
+def _request_from_json(data: Any, today: date | None) -> PlanRequest:
     if not isinstance(data, dict):
         raise PlanningError("input: expected a JSON object")
     raw_participants = data.get("participants")
@@ -215,6 +240,7 @@ def _request_from_json(data: Any) -> PlanRequest:
         max_rounds=_int_field(data, "max_rounds", 10),
         mode=_mode_field(data),
         seed=_int_field(data, "seed", 0),
+        on=_date_from_json("input", data["on"], "on") if data.get("on") is not None else today,
     )
     request.validate()
     return request
@@ -281,16 +307,24 @@ def _participant_from_json(index: int, raw: Any) -> Participant:
         manual_score=numbers["manual_score"],
         rating=numbers["rating"],
         seeking=_seeking_from_json(where, raw.get("seeking")),
+        age_range=_age_range_from_json(where, raw.get("age_range")),
     )
 
 
-def _date_from_json(where: str, value: Any) -> date:
+def _age_range_from_json(where: str, value: Any) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    _check_age_range(where, value)
+    return (value[0], value[1])
+
+
+def _date_from_json(where: str, value: Any, name: str = "birthday") -> date:
     if not isinstance(value, str) or not _ISO_DATE.match(value):
-        raise PlanningError(f"{where}: birthday must be a date as YYYY-MM-DD, got {value!r}")
+        raise PlanningError(f"{where}: {name} must be a date as YYYY-MM-DD, got {value!r}")
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise PlanningError(f"{where}: birthday {value} is not a real date") from None
+        raise PlanningError(f"{where}: {name} {value} is not a real date") from None
 
 
 def _seeking_from_json(where: str, value: Any) -> frozenset[str] | None:

@@ -30,7 +30,7 @@ class _Context:
     def __init__(self, request: PlanRequest) -> None:
         self.request = request
         self.participants = tuple(sorted(request.participants, key=lambda p: p.id))
-        self.pop = Population.of(self.participants)
+        self.pop = Population.of(self.participants, request.on)
         self.index = {p.id: i for i, p in enumerate(self.participants)}
         self.blocked = self._pairs(request.blocked)
         self.met_before = self._pairs(request.met_before)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
+from contracts.profile import age_on
 from datemaker.domain.planning.model import Participant
-from datemaker.domain.profiles import age_on
 
 # bit masks of genders in ``seeking``
 _GENDER_BIT = {"F": 1, "M": 2}
@@ -50,13 +51,22 @@ def seeks(a: Participant, b: Participant) -> bool:
     return a.seeking is None or b.gender in a.seeking
 
 
-def compatible(a: Participant, b: Participant, mode: str) -> bool:
-    """The pair may date (ignoring blocks): mutual ``seeking``, and M–F in bipartite mode."""
+def admits_age(a: Participant, b: Participant, on: date | None) -> bool:
+    """``b``'s age on the day ``on`` is within ``a``'s ``age_range`` (always, when ``a`` has none)."""
+    if a.age_range is None or on is None:
+        return True
+    low, high = a.age_range
+    return low <= age_on(b.birthday, on) <= high
+
+
+def compatible(a: Participant, b: Participant, mode: str, on: date | None = None) -> bool:
+    """The pair may date (ignoring blocks): mutual ``seeking``, M–F in bipartite mode, and each one's age
+    within the other's ``age_range`` on the day ``on``."""
     if a.id == b.id:
         return False
     if mode == "bipartite" and a.gender == b.gender:
         return False
-    return seeks(a, b) and seeks(b, a)
+    return seeks(a, b) and seeks(b, a) and admits_age(a, b, on) and admits_age(b, a, on)
 
 
 @dataclass(frozen=True)
@@ -73,9 +83,21 @@ class Population:
     city: np.ndarray  # city code
     manual: np.ndarray  # float
     gender_bit: np.ndarray  # int8: 1 = F, 2 = M
+    age: np.ndarray | None = None  # int64: age on the request's day (None: nobody has an age range)
+    age_low: np.ndarray | None = None  # int64: the youngest age each one meets
+    age_high: np.ndarray | None = None  # int64: the oldest
 
     @classmethod
-    def of(cls, participants: Sequence[Participant]) -> Population:
+    def of(cls, participants: Sequence[Participant], on: date | None = None) -> Population:
+        ranged = on is not None and any(p.age_range is not None for p in participants)
+        ages: dict[str, np.ndarray | None] = {"age": None, "age_low": None, "age_high": None}
+        if ranged:
+            assert on is not None
+            ages = {
+                "age": np.array([age_on(p.birthday, on) for p in participants], dtype=np.int64),
+                "age_low": np.array([p.age_range[0] if p.age_range else 0 for p in participants], dtype=np.int64),
+                "age_high": np.array([p.age_range[1] if p.age_range else 10_000 for p in participants], dtype=np.int64),
+            }
         cities: dict[str, int] = {}
         codes = [cities.setdefault(normalize_city(p.city), len(cities)) for p in participants]
         return cls(
@@ -92,6 +114,7 @@ class Population:
             city=np.array(codes, dtype=np.int64),
             manual=np.array([float(p.manual_score) for p in participants], dtype=np.float64),
             gender_bit=np.array([_GENDER_BIT[p.gender] for p in participants], dtype=np.int8),
+            **ages,
         )
 
     def __len__(self) -> int:
@@ -126,4 +149,8 @@ class Population:
         if mode == "bipartite":
             ok &= self.male[rows][:, None] != self.male[cols][None, :]
         ok &= rows[:, None] != cols[None, :]
+        if self.age is not None and self.age_low is not None and self.age_high is not None:
+            age_r, age_c = self.age[rows][:, None], self.age[cols][None, :]
+            ok &= (self.age_low[rows][:, None] <= age_c) & (age_c <= self.age_high[rows][:, None])
+            ok &= (self.age_low[cols][None, :] <= age_r) & (age_r <= self.age_high[cols][None, :])
         return ok

@@ -1,9 +1,0 @@
-"""Google Meet API emulator: ``MeetEmulator`` (gRPC, in memory) and its HTTP ``ControlServer``.
-
-Run it as a process with ``python -m datemaker.emulators.meet --port 0 --control-port 0``.
-"""
-
-from datemaker.emulators.meet.control import ControlServer, make_control_app
-from datemaker.emulators.meet.server import MeetEmulator, UnknownMeeting, parse_filter
-
-__all__ = ["ControlServer", "MeetEmulator", "UnknownMeeting", "make_control_app", "parse_filter"]

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS public.likes_user_idx;
