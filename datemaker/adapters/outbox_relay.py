@@ -76,13 +76,22 @@ class OutboxRelay:
             asyncio.create_task(self._run(wakeup), name=f"outbox-relay-{i}") for i, wakeup in enumerate(self._wakeups)
         ]
 
-    async def stop(self) -> None:
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        """Stop the workers, then publish what is left for up to ``drain_seconds``: a step taken just before a
+        stop reaches its people now, not when the next instance starts. Whatever is still unsent then stays in
+        the outbox for the next one."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        with contextlib.suppress(TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            async with asyncio.timeout(drain_seconds):
+                while True:
+                    sent, failed = await self.publish_batch()
+                    if failed or sent < self._batch:
+                        break
 
     async def _run(self, wakeup: asyncio.Event) -> None:
         failures = 0

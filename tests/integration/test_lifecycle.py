@@ -248,3 +248,23 @@ async def test_reports_block_pairs_and_past_dates_become_met_before(clean_db):
     assert data.blocked == [(min(ann, dan), max(ann, dan))]
     assert data.met_before == [(min(ann, bob), max(ann, bob))]
     assert {p.user_id for p in data.confirmed} == {ann, bob, cat, dan}
+
+
+async def test_a_stopping_relay_first_publishes_what_is_left(bot, clean_db, datemaker):
+    """A step taken just before datemaker stops reaches its people at the stop, not when another instance starts."""
+    from contracts import notifications as n
+    from datemaker.adapters.postgres.store import enqueue
+    from datemaker.domain.notices import Notice
+
+    await datemaker.relay.stop(drain_seconds=0)  # the workers are gone: nothing publishes on its own now
+    user = await create_participant(clean_db)
+    left = [Notice(0, user, user, "en", n.UserUnbanned(event_id=0), f"drain.{i}") for i in range(300)]
+    async with clean_db.acquire() as conn:
+        assert await enqueue(conn, left) == 300
+    await asyncio.sleep(1.5)  # longer than the workers' idle poll: had any been left, it would have published
+    assert not [s for s in notifications(bot) if s.message_id.startswith("chathub.e0.drain.")]
+
+    await datemaker.relay.stop()  # more than one batch (250) is left
+
+    await wait_for(lambda: len({s.message_id for s in notifications(bot) if ".drain." in s.message_id}) == 300)
+    assert await clean_db.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
