@@ -271,6 +271,7 @@ async def test_postgres_unreachable_every_command_answered_once_afterwards_even_
             assert shown.message_id == menus[person].message_id, "the late reply edits the message it answers"
         registered = await stack.pool.fetchval("SELECT count(*) FROM registrations WHERE event_id = $1", event)
         assert registered == len(people)
+
         # The bot logs a late reply once Telegram has shown it: the last line may follow the last edit a little.
         def late_replies() -> int:
             return sum(" a late reply to register_event " in line for line in bot.log)
