@@ -1,13 +1,13 @@
 """Publishes the outbox: messages the event runners wrote to the database, to the bot's queue.
 
 A batch of unsent rows is claimed (``FOR UPDATE SKIP LOCKED``, so several instances share the work),
-published concurrently with publisher confirms, highest priority first, and marked sent in the same
-transaction. A crash before the mark means the batch is published again with the same message ids,
-which receivers drop: at least once on the wire, once for the user.
+published concurrently with publisher confirms (each person's in order), highest priority first, and
+marked sent in the same transaction. A crash before the mark means the batch is published again with the
+same message ids, which receivers drop: at least once on the wire, once for the user.
 
 A match's contacts are read when the message is published, not when it was decided: a username changed
-since is the new one, and someone who erased their data is no longer anybody's contact (a message left
-with no contact at all is not sent).
+since is the new one, and someone who erased their data or was banned since is no longer anybody's contact, nor
+is anybody's contact told to someone banned since (a message left with no contact at all is not sent).
 """
 
 from __future__ import annotations
@@ -20,19 +20,21 @@ import logging
 import asyncpg
 
 from contracts.notifications import SendMatchMessage
+from datemaker.adapters.postgres import rules
 from datemaker.service.ports import Publisher
 
 logger = logging.getLogger(__name__)
 
 
 _CLAIM = f"""
-    SELECT o.id, o.message_id, o.type, o.headers,
+    SELECT o.id, o.message_id, o.user_id, o.type, o.headers,
            CASE WHEN o.type = '{SendMatchMessage.type}' THEN jsonb_set(o.body, '{{matches}}', (
                SELECT coalesce(jsonb_agg(
                           jsonb_build_object('user_id', u.user_id, 'name', u.name, 'username', u.username)
                           ORDER BY m.n), '[]'::jsonb)
                FROM jsonb_array_elements(o.body -> 'matches') WITH ORDINALITY AS m(contact, n)
-               JOIN users u ON u.user_id = (m.contact ->> 'user_id')::bigint AND u.erased_at IS NULL))
+               JOIN users u ON u.user_id = (m.contact ->> 'user_id')::bigint AND u.erased_at IS NULL
+                               AND {rules.may_match("u.user_id")} AND {rules.may_match("o.user_id")}))
            ELSE o.body END AS body,
            CASE WHEN o.type = '{SendMatchMessage.type}' THEN jsonb_array_length(o.body -> 'matches') ELSE 0 END
                AS contacts_listed
@@ -137,8 +139,16 @@ class OutboxRelay:
                         return None
                     return row["id"]
 
-            results = await asyncio.gather(*(publish(row) for row in rows))
-            sent = [r for r in results if r is not None]
+            async def publish_in_turn(rows: list[asyncpg.Record]) -> list[int | None]:
+                return [await publish(row) for row in rows]
+
+            # One person's messages go out one after another, in the outbox's order (their final message
+            # before their matches); different people's, at once.
+            per_person: dict[int, list[asyncpg.Record]] = {}
+            for row in rows:
+                per_person.setdefault(row["user_id"], []).append(row)
+            results = await asyncio.gather(*(publish_in_turn(mine) for mine in per_person.values()))
+            sent = [r for mine in results for r in mine if r is not None]
             await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", sent)
         self.published += len(sent)
         return len(sent), len(rows) - len(sent)

@@ -225,9 +225,11 @@ async def rate_partner(store: Store, command: Received[c.RatePartner], now: date
         return c.RateResult(recorded=False, verdict=verdict)
     await store.record_rating(args.event_id, user, args.partner_id, verdict, args.reason, now)
     if verdict is Verdict.LIKE and context.liked_back and context.event.state == EventState.FINISHED:
-        # The finale told everyone their matches already: this one is told to both now.
+        # The finale told everyone their matches already: this one is told to both now, unless one of them is
+        # banned (nobody banned is anybody's match).
         people = await store.profiles({user, args.partner_id})
-        if len(people) == 2:
+        banned = await store.is_banned(user) or await store.is_banned(args.partner_id)
+        if len(people) == 2 and not banned:
             await store.enqueue(notices.late_match(context.event, people[user], people[args.partner_id]))
     return c.RateResult(recorded=True, verdict=verdict)
 

@@ -257,14 +257,75 @@ async def test_a_stopping_relay_first_publishes_what_is_left(bot, clean_db, date
     from datemaker.domain.notices import Notice
 
     await datemaker.relay.stop(drain_seconds=0)  # the workers are gone: nothing publishes on its own now
-    user = await create_participant(clean_db)
-    left = [Notice(0, user, user, "en", n.UserUnbanned(event_id=0), f"drain.{i}") for i in range(300)]
-    async with clean_db.acquire() as conn:
-        assert await enqueue(conn, left) == 300
-    await asyncio.sleep(1.5)  # longer than the workers' idle poll: had any been left, it would have published
-    assert not [s for s in notifications(bot) if s.message_id.startswith("chathub.e0.drain.")]
+    try:
+        user = await create_participant(clean_db)
+        left = [Notice(0, user, user, "en", n.UserUnbanned(event_id=0), f"drain.{i}") for i in range(300)]
+        async with clean_db.acquire() as conn:
+            assert await enqueue(conn, left) == 300
+        await asyncio.sleep(1.5)  # longer than the workers' idle poll: had any been left, it would have published
+        assert not [s for s in notifications(bot) if s.message_id.startswith("chathub.e0.drain.")]
 
-    await datemaker.relay.stop()  # more than one batch (250) is left
+        await datemaker.relay.stop()  # more than one batch (250) is left
 
-    await wait_for(lambda: len({s.message_id for s in notifications(bot) if ".drain." in s.message_id}) == 300)
-    assert await clean_db.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+        await wait_for(lambda: len({s.message_id for s in notifications(bot) if ".drain." in s.message_id}) == 300)
+        assert await clean_db.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+    finally:
+        datemaker.relay.start()  # this datemaker serves the session's other tests
+
+
+async def test_a_ban_mid_event_takes_the_person_out_of_the_rest_of_it(bot, clean_db):
+    """Banned during round 1: no more links for them, their later partners sit those rounds out and are told when
+    they play next, and they are nobody's match (nor told their own) at the end."""
+    women = [await create_participant(clean_db, name=f"Woman{i}", gender="F") for i in range(3)]
+    men = [await create_participant(clean_db, name=f"Man{i}", gender="M") for i in range(3)]
+    boss = await create_participant(clean_db, name="Olga")
+    await clean_db.execute("INSERT INTO organizers (user_id) VALUES ($1)", boss)
+    event = await insert_event(clean_db, starts_in=6, round_seconds=3, break_seconds=2)
+    for user in women + men:
+        await bot.call("register_event", {"event_id": event}, user_id=user)
+    await wait_for(lambda: len([s for s in notifications(bot, event) if s.type == "confirm_registration"]) == 6)
+    for user in women + men:
+        await bot.call("confirm_registration", {"event_id": event, "attending": True}, user_id=user)
+
+    banned = men[0]
+    invited = await wait_for(
+        lambda: [s for s in notifications(bot, event) if s.type == "invite_to_meeting" and s.user_id == banned],
+        timeout=30,
+    )
+    assert invited[0].body["round"] == 1
+    reply = await bot.call("organizer_ban_user", {"user_id": banned, "reason": "rude on camera"}, user_id=boss)
+    assert reply["data"] == {"banned": True, "removed_from": [event]}
+    first = invited[0].body["partner"]["user_id"]
+    for user, partner in ((banned, first), (first, banned)):  # they had liked each other: no match comes of it
+        assert (
+            await bot.call("rate_partner", {"event_id": event, "partner_id": partner, "verdict": "like"}, user_id=user)
+        )["ok"]
+
+    finished = "SELECT results_collected_at FROM dating_events WHERE id = $1"
+    await wait_for(lambda: clean_db.fetchval(finished, event), timeout=60, interval=0.2)
+    await wait_for(lambda: [s for s in notifications(bot, event) if s.type == "send_final_dating_message"])
+    await asyncio.sleep(1)  # whatever else was coming has come
+
+    mine = by_user(notifications(bot, event))
+    assert [s.body["round"] for s in mine[banned] if s.type == "invite_to_meeting"] == [1]
+    assert not [s for s in mine[banned] if s.type in ("send_final_dating_message", "send_match_message")]
+    later = await clean_db.fetch(
+        "SELECT round_no, user_a, user_b FROM event_dates WHERE event_id = $1 AND $2 IN (user_a, user_b)", event, banned
+    )
+    assert [d["round_no"] for d in later] == [0], "the dates not held yet were dropped"
+    sat_out = {
+        (s.user_id, s.body["round"])
+        for s in notifications(bot, event)
+        if s.type == "send_break_message" and s.body["sitting_out"]
+    }
+    others = [w for w in women if w != first]
+    assert {w for w, _ in sat_out} == set(others), "each woman he would have met later sits that round out"
+    assert all(len([1 for w, _ in sat_out if w == woman]) == 1 for woman in others)
+    for woman in women:
+        finals = [s for s in mine[woman] if s.type == "send_final_dating_message"]
+        assert len(finals) == 1
+        for match in (s for s in mine[woman] if s.type == "send_match_message"):
+            assert banned not in [m["user_id"] for m in match.body["matches"]]
+    listed = await bot.call("list_matches", {}, user_id=first)
+    assert banned not in [m["user_id"] for m in listed["data"]["matches"]]
+    assert (await bot.call("list_matches", {}, user_id=banned))["data"]["matches"] == []

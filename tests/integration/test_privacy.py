@@ -187,6 +187,41 @@ async def test_a_report_is_final_and_a_late_match_is_told_to_both(bot, clean_db)
     }
 
 
+async def test_nobody_banned_is_anybody_s_match(bot, clean_db):
+    """A ban after the finale: a late like makes no match message, a match message not sent yet goes without them,
+    and the Mini App's matches leave them out, on both sides."""
+    event = await create_event(clean_db, starts_in=timedelta(hours=-2), state_id=4)
+    await clean_db.execute("UPDATE dating_events SET finished_at = now() - interval '1 hour' WHERE id = $1", event)
+    a = await create_participant(clean_db, name="Anna", username="anna_a")
+    b = await create_participant(clean_db, name="Boris", username="boris_b")
+    c = await create_participant(clean_db, name="Cyril", username="cyril_c")
+    for round_no, partner in enumerate((b, c)):
+        await held_date(clean_db, event, a, partner, round_no)
+    for rater, rated in ((a, b), (a, c), (c, a)):
+        ok(await bot.call("rate_partner", {"event_id": event, "partner_id": rated, "verdict": "like"}, user_id=rater))
+    assert [m["user_id"] for m in ok(await bot.call("list_matches", {}, user_id=a))["matches"]] == [c]
+    await clean_db.execute(
+        "INSERT INTO banned_users (user_id, reason, banned_by) VALUES ($1, 'x', $2), ($3, 'y', $2)", b, a, c
+    )
+
+    like = {"event_id": event, "partner_id": a, "verdict": "like"}
+    assert ok(await bot.call("rate_partner", like, user_id=b)) == {"recorded": True, "verdict": "like"}
+    told = await clean_db.fetch("SELECT user_id FROM outbox WHERE type = 'send_match_message'")
+    assert sorted(r["user_id"] for r in told) == sorted([a, c]), "Anna and Cyril's match, from before the bans, only"
+    assert ok(await bot.call("list_matches", {}, user_id=a))["matches"] == []
+    assert ok(await bot.call("list_matches", {}, user_id=b))["matches"] == []
+    await clean_db.execute(
+        """INSERT INTO outbox (message_id, event_id, user_id, type, headers, body) VALUES
+           ('named-c', $1, $2, 'send_match_message', $3, $4), ('to-c', $1, $5, 'send_match_message', $6, $7)""",
+        event, a, {"user_id": a}, {"event_id": event, "matches": [{"user_id": c, "name": "Cyril", "username": "c"}]},
+        c, {"user_id": c}, {"event_id": event, "matches": [{"user_id": a, "name": "Anna", "username": "anna_a"}]},
+    )  # fmt: skip
+    await wait_for(lambda: clean_db.fetchval("SELECT bool_and(sent_at IS NOT NULL) FROM outbox"))
+    published = {m.message_id for m in bot.notifications}
+    assert "named-c" not in published, "his contact goes to nobody"
+    assert "to-c" not in published, "nor anybody's to him"
+
+
 # --- 5. CSV export -------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from datemaker.adapters.postgres.schedules import ScheduleQueries
 from datemaker.adapters.postgres.store import EVENT_COLUMNS, event_from_row, profile_from_row, registration_from_row
 from datemaker.domain.board import BoardDate, Registrant
 from datemaker.domain.event_settings import EventSettings, InvalidEventSettings
-from datemaker.domain.events import BEFORE_START, PLANNED, Event
+from datemaker.domain.events import PLANNED, UPCOMING, Event
 from datemaker.domain.profiles import UserProfile
 from datemaker.service.ports import BoardData, ReportLine, ReportResolution
 
@@ -210,10 +210,10 @@ class PostgresConsole:
         )
 
     async def events_to_leave(self, user_id: int) -> list[tuple[Event, bool]]:
-        """The events not started yet where the user holds a registration (locked), and whether each has a plan."""
+        """The events not over where the user holds a registration (locked), and whether each has a plan."""
         rows = await self.conn.fetch(
             f"""SELECT {EVENT_COLUMNS} FROM dating_events e JOIN registrations r ON r.event_id = e.id
-                WHERE r.user_id = $1 AND {rules.active()} AND {rules.state_in(BEFORE_START)}
+                WHERE r.user_id = $1 AND {rules.active()} AND {rules.state_in(UPCOMING)}
                 ORDER BY e.id FOR UPDATE OF e""",
             user_id,
         )

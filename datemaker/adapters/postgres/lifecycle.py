@@ -336,20 +336,22 @@ class PostgresLifecycleStore:
 
     async def dates_per_person(self, event_id: int) -> dict[int, int]:
         rows = await self.conn.fetch(
-            """SELECT person, count(*) AS dates FROM (
-                   SELECT user_a AS person FROM event_dates
-                   WHERE event_id = $1 AND invited_at IS NOT NULL AND abandoned_at IS NULL
-                   UNION ALL SELECT user_b FROM event_dates
-                   WHERE event_id = $1 AND invited_at IS NOT NULL AND abandoned_at IS NULL) t
-               GROUP BY person""",
+            f"""SELECT person, count(*) AS dates FROM (
+                    SELECT user_a AS person FROM event_dates
+                    WHERE event_id = $1 AND invited_at IS NOT NULL AND abandoned_at IS NULL
+                    UNION ALL SELECT user_b FROM event_dates
+                    WHERE event_id = $1 AND invited_at IS NOT NULL AND abandoned_at IS NULL) t
+                WHERE {rules.may_match("person")}
+                GROUP BY person""",
             event_id,
         )
         return {r["person"]: r["dates"] for r in rows}
 
     async def mutual_matches(self, event_id: int) -> dict[int, list[int]]:
         rows = await self.conn.fetch(
-            """SELECT user_id, array_agg(partner_id ORDER BY partner_id) AS partners FROM matches
-               WHERE event_id = $1 GROUP BY user_id""",
+            f"""SELECT user_id, array_agg(partner_id ORDER BY partner_id) AS partners FROM matches
+                WHERE event_id = $1 AND {rules.may_match("user_id")} AND {rules.may_match("partner_id")}
+                GROUP BY user_id""",
             event_id,
         )
         return {r["user_id"]: list(r["partners"]) for r in rows}

@@ -36,6 +36,12 @@ def waitlisted(alias: str = "r") -> str:
     return f"{active(alias)} AND {alias}.waitlisted"
 
 
+def may_match(user_id: str) -> str:
+    """The person may be somebody's match, and be told theirs: nobody banned is, and their contact goes to
+    nobody (the ``matches`` view keeps its seed meaning, mutual likes; its reads add this)."""
+    return f"NOT EXISTS (SELECT 1 FROM banned_users b WHERE b.user_id = {user_id})"
+
+
 def date_happens(alias: str = "d") -> str:
     """A date takes place only while both of its people are still registered, and it was not given up (a partner
     never joined: ``partner_absent``)."""

@@ -461,6 +461,7 @@ class PostgresStore:
                 JOIN dating_events e ON e.id = m.event_id
                 JOIN users u ON u.user_id = m.partner_id AND u.erased_at IS NULL
                 WHERE m.user_id = $1 AND {rules.state_is(EventState.FINISHED)}
+                  AND {rules.may_match("m.user_id")} AND {rules.may_match("m.partner_id")}
                 ORDER BY e.start_dttm DESC, e.id DESC, u.name, u.user_id
                 LIMIT $2""",
             user_id,
