@@ -399,9 +399,10 @@ class EventRunner:
 async def cancel_event(database: LifecycleDatabase, event_id: int, now: datetime, reason: str | None = None) -> int:
     """An organizer cancels an event: CANCELLED, and every active registrant is told (via the outbox).
 
-    Nothing more is sent for it. Spaces its dates hold without having been invited go back to the pool at
-    once; a READY or RUNNING event's started rounds end here, so the runner's END_CALLS step ends the calls
-    still on (retrying those the Meet API fails to end) and their spaces go back to the pool too.
+    Nothing more is sent for it, nor what was queued for it and not sent yet. Spaces its dates hold without having
+    been invited go back to the pool at once; a READY or RUNNING event's started rounds end here, so the runner's
+    END_CALLS step ends the calls still on (retrying those the Meet API fails to end) and their spaces go back to
+    the pool too.
 
     Returns how many people were told; raises ``InvalidTransition`` for an event that is over, and
     ``DomainError(event_not_found)`` for an unknown one.
@@ -422,4 +423,7 @@ async def cancel_in(store: LifecycleStore, event_id: int, now: datetime, reason:
     if ended > progress.rounds_ended:
         await store.mark_round_ended(event.id, ended)
     await store.release_unused_spaces(event.id)
+    withdrawn = await store.withdraw_unsent(event.id)
+    if withdrawn:
+        logger.info("event %d: cancelled; %d messages not sent yet are withdrawn", event.id, withdrawn)
     return await store.enqueue(notices.cancellation(event, await store.active_registrant_profiles(event.id)))

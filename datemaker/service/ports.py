@@ -415,6 +415,11 @@ class LifecycleStore(Protocol):
         """The dates' spaces are used up: never given to a date again (the ``fresh`` policy)."""
         ...
 
+    async def withdraw_unsent(self, event_id: int) -> int:
+        """Drop the event's messages not published yet (a link or a reminder must not follow its cancellation);
+        how many. Those being published at this moment go out."""
+        ...
+
     async def release_unused_spaces(self, event_id: int, before_round: int | None = None) -> int:
         """Take spaces back from the event's dates that were never invited (of rounds before ``before_round``,
         or all): they go back to the pool; how many."""

@@ -311,6 +311,11 @@ class PostgresLifecycleStore:
             now,
         )
 
+    async def withdraw_unsent(self, event_id: int) -> int:
+        # A row the relay has claimed is locked: waiting for it, the delete finds it sent and leaves it.
+        result = await self.conn.execute("DELETE FROM outbox WHERE event_id = $1 AND sent_at IS NULL", event_id)
+        return int(result.split()[-1])
+
     async def release_unused_spaces(self, event_id: int, before_round: int | None = None) -> int:
         result = await self.conn.execute(
             """UPDATE event_dates SET space_id = NULL, space_name = NULL, meeting_uri = NULL, meeting_code = NULL,
