@@ -182,6 +182,35 @@ def run_action(
         return 1
 
 
+COMMAND_LINE = 0
+"""``organizer_actions.organizer_id`` of a change made at the command line (no Telegram user made it)."""
+
+
+async def log_change(
+    pool: asyncpg.Pool,
+    action: str,
+    *,
+    event_id: int | None = None,
+    user_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Keep a change made at the command line in ``organizer_actions``, under the console's action names: by
+    ``COMMAND_LINE``, with the operating system's user in ``details``."""
+    import getpass
+
+    from datemaker.adapters.postgres.console import PostgresConsole
+
+    try:
+        who = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a bare container)
+        who = "unknown"
+    details = {"via": "command line", "os_user": who, **(details or {})}
+    async with pool.acquire() as conn:
+        await PostgresConsole(conn).log_action(
+            COMMAND_LINE, action, datetime.now(UTC), event_id=event_id, user_id=user_id, details=details
+        )
+
+
 def fail(group: str, args: argparse.Namespace, message: str) -> int:
     print(f"datemaker {group} {args.action}: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT

@@ -19,6 +19,7 @@ from datemaker.cli.common import (
     add_event_settings,
     event_settings,
     identifier,
+    log_change,
     run_action,
     table,
     when,
@@ -160,6 +161,8 @@ async def _create(args: argparse.Namespace, queries: OrganizerQueries, events: l
     if len(ids) > 1:
         print(f"created {len(ids)} events ({args.repeat}):")
     for event_id, event in zip(ids, events, strict=True):
+        details = {"start": event.start.isoformat(), "timezone": event.timezone, "capacity": event.users_limit}
+        await log_change(queries.pool, "create_event", event_id=event_id, details=details)
         print(f"created event {event_id}: {when(event.start, event.timezone)} {event.timezone}")
     print(_spaces_at_capacity(events[0], args.settings))
     return 0
@@ -559,6 +562,7 @@ async def _cancel(args: argparse.Namespace, queries: OrganizerQueries, _: None) 
             print("not cancelled", file=sys.stderr)
             return EXIT_DECLINED
     told = await cancel_event(PostgresLifecycleDatabase(queries.pool), event.id, datetime.now(UTC), args.reason)
+    await log_change(queries.pool, "cancel_event", event_id=event.id, details={"reason": args.reason})
     print(
         f"cancelled event {event.id}; {told} participant(s) will be told "
         "(the messages wait in the outbox until a running datemaker sends them)"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from datemaker.cli.common import action_group, identifier, run_action, table, when
+from datemaker.cli.common import action_group, identifier, log_change, run_action, table, when
 from datemaker.config import Settings
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ def _who(user_id: int, person: Person | None) -> str:
 
 async def _add(args: argparse.Namespace, queries: OrganizerQueries, _: None) -> int:
     added, person = await queries.add_organizer(args.user_id)
+    if added:
+        await log_change(queries.pool, "add_organizer", user_id=args.user_id)
     print(f"{'added organizer' if added else 'already an organizer:'} {_who(args.user_id, person)}")
     return 0
 
@@ -63,6 +65,7 @@ async def _remove(args: argparse.Namespace, queries: OrganizerQueries, _: None) 
     if not await queries.remove_organizer(args.user_id):
         hint = "see `datemaker organizers list`"
         raise DomainError(ErrorCode.BAD_REQUEST, f"user {args.user_id} is not an organizer ({hint})")
+    await log_change(queries.pool, "remove_organizer", user_id=args.user_id)
     print(f"removed organizer {args.user_id}")
     return 0
 

@@ -20,6 +20,7 @@ from datemaker.cli.common import (
     duration,
     event_settings,
     identifier,
+    log_change,
     run_action,
     table,
     when,
@@ -176,6 +177,8 @@ async def _add(args: argparse.Namespace, queries: ScheduleQueries, schedule: Sch
     from datemaker.domain.schedules import horizon_slots
 
     schedule_id = await queries.add(schedule)
+    details = {"schedule_id": schedule_id, "rule": schedule.rule.describe(), "capacity": schedule.template.users_limit}
+    await log_change(queries.pool, "add_schedule", details={**details, "horizon": schedule.horizon})
     print(f"created schedule {schedule_id}: {schedule.rule.describe()}")
     for line in _describe(replace(schedule, id=schedule_id)):
         print(line)
@@ -287,6 +290,8 @@ async def _set(args: argparse.Namespace, queries: ScheduleQueries, _: None) -> i
             "nothing to change: give --horizon, --extra-when-waitlist, --extra-offset, --alert-below or --alert-lead"
         )
     schedule = await queries.change(args.schedule_id, lambda current: _changed(current, args), datetime.now(UTC))
+    changed = {name: getattr(args, name) for name in options if getattr(args, name) is not None}
+    await log_change(queries.pool, "change_schedule", details={"schedule_id": schedule.id, **changed})
     print(f"changed schedule {schedule.id}: {schedule.rule.describe()}")
     for line in _describe(schedule):
         print(line)
@@ -298,6 +303,7 @@ async def _set_state(args: argparse.Namespace, queries: ScheduleQueries, _: None
 
     target = {"pause": ScheduleState.PAUSED, "resume": ScheduleState.ACTIVE, "end": ScheduleState.ENDED}[args.action]
     schedule = await queries.set_state(args.schedule_id, target, datetime.now(UTC))
+    await log_change(queries.pool, f"{args.action}_schedule", details={"schedule_id": schedule.id})
     if target == ScheduleState.ACTIVE:
         print(f"resumed schedule {schedule.id}: a running datemaker makes its next {schedule.horizon} event(s) again")
     else:

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from chathub_bot.callbacks import EventAction, EventCb, OrganizerAction, OrganizerCb
+from tests.conftest import wait_for
 from tests.support.bot import BotHarness
 from tests.support.factories import create_event, create_participant
 
@@ -207,6 +208,17 @@ async def test_now_and_matches_in_the_chat(harness, clean_db):
     assert "board" not in menu
 
 
+async def calendar_filled(pool, schedule: int) -> None:
+    """datemaker has made the schedule's events: the listing shows them, and does not change under a later press
+    (a stale button edits the listing only when it says something new)."""
+
+    async def filled() -> bool:
+        made = await pool.fetchval("SELECT count(*) FROM dating_events WHERE schedule_id = $1", schedule)
+        return made >= await pool.fetchval("SELECT horizon FROM event_schedules WHERE id = $1", schedule)
+
+    await wait_for(filled, timeout=20)
+
+
 async def test_an_organizer_keeps_weekly_schedules_from_telegram(harness, clean_db):
     boss = harness.user(700, "en", first_name="Olga")
     await harness.create_profile(boss, "Olga")
@@ -236,6 +248,7 @@ async def test_an_organizer_keeps_weekly_schedules_from_telegram(harness, clean_
     assert created.text.startswith("Schedule ") and "is created: Mon, Fri at 19:30 (Asia/Novosibirsk)" in created.text
     row = await clean_db.fetchrow("SELECT * FROM event_schedules ORDER BY id DESC LIMIT 1")
     weekly = row["id"]
+    await calendar_filled(clean_db, weekly)
     assert (sorted(row["weekdays"]), str(row["local_time"]), row["timezone"], row["users_limit"]) == (
         [1, 5],
         "19:30:00",
@@ -250,6 +263,7 @@ async def test_an_organizer_keeps_weekly_schedules_from_telegram(harness, clean_
     [created], _ = await harness.press(boss, capacity, "Skip")
     assert "every day at 09:05 (Europe/Samara)" in created.text
     daily = await clean_db.fetchval("SELECT id FROM event_schedules WHERE timezone = 'Europe/Samara'")
+    await calendar_filled(clean_db, daily)
     assert await clean_db.fetchval("SELECT users_limit FROM event_schedules WHERE id = $1", daily) == 20
 
     [listing] = await harness.say(boss, "/schedules")

@@ -75,6 +75,10 @@ async def test_create_one_event_and_a_weekly_series_then_list_them(clean_db):
         assert f"created event {event_id}: {when:%a %Y-%m-%d %H:%M} Asia/Yekaterinburg" in series.out
 
     assert bad.code == 2 and "not a time" in bad.err
+    logged = await clean_db.fetch("SELECT organizer_id, action, event_id FROM organizer_actions ORDER BY event_id")
+    assert [(r["organizer_id"], r["action"], r["event_id"]) for r in logged] == [
+        (0, "create_event", event) for event in sorted([single_id, *ids])
+    ]
 
     # Registrations show up in the list: one seated and confirmed, one waitlisted.
     a, b = await create_participant(clean_db), await create_participant(clean_db)
@@ -252,6 +256,12 @@ async def test_cancel_asks_first_then_tells_every_participant(clean_db, bot):
 
     again = await events_cli("cancel", str(event), "--yes")
     assert again.code == 2 and "is CANCELLED already" in again.err
+    log = await clean_db.fetch(
+        "SELECT organizer_id, action, details ->> 'reason' AS reason FROM organizer_actions WHERE event_id = $1", event
+    )
+    assert [(r["organizer_id"], r["action"], r["reason"]) for r in log] == [(0, "cancel_event", "the venue flooded")], (
+        "logged once: the declined and the refused cancel changed nothing"
+    )
 
 
 async def test_show_previews_the_balance_and_board_shows_each_person(clean_db):

@@ -88,6 +88,15 @@ async def test_an_organizer_sets_a_weekly_night_once_and_the_calendar_stays_fill
     assert ok(await schedules("list")).startswith("no active or paused schedules")
     assert f"{schedule}  ended" in ok(await schedules("list", "--all"))
 
+    # Every change is logged as the console's are, by the command line (organizer 0) and the system's user.
+    log = await clean_db.fetch("SELECT organizer_id, action, details FROM organizer_actions ORDER BY id")
+    assert [r["action"] for r in log] == [
+        "add_schedule", "change_schedule", "pause_schedule", "resume_schedule", "end_schedule",
+    ]  # fmt: skip
+    assert {r["organizer_id"] for r in log} == {0}
+    assert all(r["details"]["via"] == "command line" and r["details"]["schedule_id"] == schedule for r in log)
+    assert log[1]["details"]["alert_below"] == 30 and log[0]["details"]["capacity"] == 16
+
 
 async def _fetch_if(pool, query, arg, count):
     rows = await pool.fetch(query, arg)
@@ -106,6 +115,10 @@ async def test_organizers_are_added_listed_and_removed(clean_db):
     assert listed == {str(anna): ["Anna", "@anna_k"], "555000111": ["(no", "profile"]}
     assert ok(await organizers("remove", "555000111")).strip() == "removed organizer 555000111"
     assert await clean_db.fetchval("SELECT array_agg(user_id) FROM organizers") == [anna]
+    log = await clean_db.fetch("SELECT action, user_id FROM organizer_actions WHERE organizer_id = 0 ORDER BY id")
+    assert sorted((r["action"], r["user_id"]) for r in log) == [
+        ("add_organizer", anna), ("add_organizer", 555000111), ("remove_organizer", 555000111),
+    ]  # fmt: skip
 
 
 BAD_INPUT = {

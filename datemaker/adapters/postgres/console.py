@@ -4,7 +4,6 @@ and transaction."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Any
 
@@ -49,7 +48,7 @@ class PostgresConsole:
             action,
             event_id,
             user_id,
-            json.dumps(details or {}),
+            details or {},  # the pool's codec makes it JSON
             now,
         )
 
