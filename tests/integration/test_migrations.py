@@ -83,3 +83,31 @@ async def test_matches_view_pairs_mutual_likes(clean_db):
         )
     rows = await clean_db.fetch("SELECT user_id, partner_id FROM matches WHERE event_id = $1 ORDER BY 1", event_id)
     assert {(r["user_id"], r["partner_id"]) for r in rows} == {(a, b), (b, a)}
+
+
+async def test_action_details_written_twice_encoded_become_objects(scratch_dsn):
+    dsn, admin, name = scratch_dsn
+    await ensure_database(admin, name)
+    await migrate(dsn, 12)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            """INSERT INTO organizer_actions (organizer_id, action, details)
+               VALUES (1, 'ban_user', to_jsonb('{"reason": "rude"}'::text)), (1, 'create_event', '{"x": 1}')"""
+        )
+        await migrate(dsn, 13)
+        kinds = await conn.fetch(
+            """SELECT action, jsonb_typeof(details) AS kind, details ->> 'reason' AS reason
+               FROM organizer_actions ORDER BY id"""
+        )
+        assert [(r["action"], r["kind"], r["reason"]) for r in kinds] == [
+            ("ban_user", "object", "rude"),
+            ("create_event", "object", None),
+        ]
+        await migrate(dsn, 12)
+        assert await conn.fetchval("SELECT array_agg(jsonb_typeof(details) ORDER BY id) FROM organizer_actions") == [
+            "string",
+            "string",
+        ]
+    finally:
+        await conn.close()
