@@ -46,6 +46,10 @@ CHATHUB_SERVICES = ("migrate", "datemaker", "bot")
 METRICS_PORTS = {"datemaker": 9101, "bot": 9102}
 
 DASHBOARD_METRICS = {
+    "chathub_bot_messages_held",
+    "chathub_messages_deferred_total",
+    "chathub_bot_messages_dead_lettered_total",
+    "chathub_telegram_undeliverable_total",
     "chathub_meet_spaces_created_total",
     "chathub_dates_link_delayed_total",
     "chathub_dates_reusing_space_total",
