@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from datemaker.domain.event_settings import EventSettings
     from datemaker.domain.events import Event
     from datemaker.domain.spaces import Outlook
+    from datemaker.service.space_pool import UnplannedEvent
 
 CSV_COLUMNS = (
     "user_id",
@@ -164,26 +165,44 @@ async def _create(args: argparse.Namespace, queries: OrganizerQueries, events: l
         details = {"start": event.start.isoformat(), "timezone": event.timezone, "capacity": event.users_limit}
         await log_change(queries.pool, "create_event", event_id=event_id, details=details)
         print(f"created event {event_id}: {when(event.start, event.timezone)} {event.timezone}")
-    print(_spaces_at_capacity(events[0], args.settings))
+    print(await _spaces_when_full(queries, args.settings, ids))
     return 0
 
 
-def _spaces_at_capacity(event: EventSettings, settings: Settings) -> str:
-    """What a full event would ask of Google Meet's quota, fresh and reusing tables."""
-    from datemaker.domain.spaces import most_dates, most_tables
-    from datemaker.domain.timeline import links_at
+async def _spaces_when_full(queries: OrganizerQueries, settings: Settings, ids: list[int]) -> str:
+    """What the new events would ask of Google Meet's quota once full, beside every other event not over that
+    competes for it, fresh and reusing tables (the space pool's own outlook)."""
+    from datemaker.domain.spaces import endangered
+    from datemaker.service.space_pool import UnplannedEvent
 
-    quota = settings.meet_quota()
-    women, men = event.users_limit // 2, event.users_limit - event.users_limit // 2
-    dates = most_dates(women, men, event.max_rounds, event.mode)
-    tables = most_tables(women, men, event.mode)
-    first_links = links_at(event, 0, timedelta(seconds=settings.link_lead_seconds))
-    room = (first_links - datetime.now(UTC)).total_seconds()
-    fresh = "in time" if quota.creatable(room) >= dates else "not all in time: tables would keep their space"
-    return (
-        f"Meet spaces when full: up to {dates} (a fresh one per date; {quota.time_for(dates)} of the quota of "
-        f"{quota.accounts} account(s): {fresh}), or {tables} reusing each table's space round after round"
+    created = [event for event in [await queries.event(event_id) for event_id in ids] if event is not None]
+    full = [UnplannedEvent(e, e.users_limit // 2, e.users_limit - e.users_limit // 2) for e in created]
+    before = await _outlook(queries.pool, settings)
+    seen = await _outlook(queries.pool, settings, also=full)
+    mine = [seen[e.id] for e in created if e.id in seen]
+    if not mine:
+        return "Meet spaces when full: none (too few seats for a date)"
+    worst = max(mine, key=lambda o: (o.late_reusing, o.late_fresh))
+    which = f"event {worst.event_id}" if len(mine) > 1 else "it"
+    accounts = settings.meet_quota().accounts
+    text = (
+        f"Meet spaces when full: up to {worst.needed} for {which} (a fresh one per date), or {worst.needed_reusing} "
+        f"reusing each table's space round after round; beside the other events, with {accounts} Google account(s): "
     )
+    pushed_late = endangered(before, seen, ids)
+    fix = "add a Google account (MEET_TOKEN_FILES, `datemaker meet-login`) or move the event"
+    if worst.at_risk:
+        text += f"AT RISK, {worst.late_reusing} date(s) would get their link late even reusing tables: {fix}"
+    elif worst.late_fresh:
+        text += f"in time by reusing tables ({worst.late_fresh} date(s) could not have a fresh space)"
+    else:
+        text += "in time, a fresh space per date"
+    if pushed_late:
+        others = ", ".join(map(str, pushed_late))
+        text += (
+            f"\nAT RISK once it fills: event(s) {others}, whose links would then come late even reusing tables: {fix}"
+        )
+    return text
 
 
 # --- list --------------------------------------------------------------------------------------------
@@ -222,7 +241,7 @@ async def _show(args: argparse.Namespace, queries: OrganizerQueries, _: None) ->
     report = await queries.event_report(args.event_id)
     if report is None:
         _not_found(args.event_id)
-    for line in _describe(report, await _outlook(queries.pool, args.settings, args.event_id)):
+    for line in _describe(report, (await _outlook(queries.pool, args.settings)).get(args.event_id)):
         print(line)
     board = await _read_board(queries.pool, args.event_id, None)
     if board is not None and board.preview is not None:
@@ -333,8 +352,9 @@ async def _board(args: argparse.Namespace, queries: OrganizerQueries, _: None) -
             await meet.close()
 
 
-async def _outlook(pool: asyncpg.Pool, settings: Settings, event_id: int) -> Outlook | None:
-    """The space pool's outlook for the event (every event not over competes for the same quota)."""
+async def _outlook(pool: asyncpg.Pool, settings: Settings, also: Sequence[UnplannedEvent] = ()) -> dict[int, Outlook]:
+    """The space pool's outlook for every event not over (all compete for the same quota); ``also``: events as they
+    would be with other seats taken."""
     from datemaker.adapters.postgres.spaces import PostgresPoolDatabase
     from datemaker.service.space_pool import SpacePool
 
@@ -346,7 +366,7 @@ async def _outlook(pool: asyncpg.Pool, settings: Settings, event_id: int) -> Out
         policy=settings.meet_space_policy,
         link_lead=timedelta(seconds=settings.link_lead_seconds),
     )
-    return (await pool_.outlook(datetime.now(UTC))).get(event_id)
+    return await pool_.outlook(datetime.now(UTC), also)
 
 
 class _NoMeet:

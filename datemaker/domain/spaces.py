@@ -17,7 +17,7 @@ reuse a space (a round's first use of a table) before those that could.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -175,6 +175,16 @@ def outlook(events: Sequence[EventNeed], free: int, quota: Quota, now: datetime)
             late_reusing=reusing[event.event_id][0],
         )
     return result
+
+
+def endangered(before: Mapping[int, Outlook], after: Mapping[int, Outlook], new: Collection[int]) -> list[int]:
+    """Events, other than the ``new`` ones, that were in time ``before`` them and are at risk ``after``: those a new
+    event would push late by taking the quota first."""
+    return sorted(
+        event_id
+        for event_id, seen in after.items()
+        if event_id not in new and seen.at_risk and event_id in before and not before[event_id].at_risk
+    )
 
 
 def _late(

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -191,8 +191,9 @@ class SpacePool:
             self._on_assigned(event_id)
         return given
 
-    async def outlook(self, now: datetime) -> dict[int, Outlook]:
-        """Whether each event not over can have its spaces in time (see ``domain.spaces.outlook``)."""
+    async def outlook(self, now: datetime, also: Sequence[UnplannedEvent] = ()) -> dict[int, Outlook]:
+        """Whether each event not over can have its spaces in time (see ``domain.spaces.outlook``); ``also``:
+        events as they would be with other seats taken (a new event when full), in place of how they are."""
         held = await self._db.spaces_held()
         by_event: dict[int, list[UnspacedDate]] = {}
         events: dict[int, Event] = {}
@@ -219,19 +220,25 @@ class SpacePool:
                     ready=held.get(event_id, 0),
                 )
             )
-        for unplanned in await self._db.unplanned_events():
-            event = unplanned.event
-            tables = most_tables(unplanned.women, unplanned.men, event.mode)
-            dates = most_dates(unplanned.women, unplanned.men, event.max_rounds, event.mode)
-            if not tables:
-                continue
-            rounds_ = []
-            left = dates
-            for round_no in range(event.max_rounds):
-                count = min(tables, left)
-                if count <= 0:
-                    break
-                rounds_.append(RoundNeed(self._deadline(event, round_no), count, count if round_no == 0 else 0))
-                left -= count
-            needs.append(EventNeed(event.id, tuple(rounds_)))
+        instead = {unplanned.event.id for unplanned in also}
+        for unplanned in [u for u in await self._db.unplanned_events() if u.event.id not in instead] + list(also):
+            need = self._most_asked(unplanned)
+            if need is not None:
+                needs.append(need)
         return outlook(needs, await self._db.free_spaces(), self.quota, now)
+
+    def _most_asked(self, unplanned: UnplannedEvent) -> EventNeed | None:
+        """The most an event not planned yet can ask of the pool, round by round, with the seats taken as they are."""
+        event = unplanned.event
+        tables = most_tables(unplanned.women, unplanned.men, event.mode)
+        if not tables:
+            return None
+        rounds = []
+        left = most_dates(unplanned.women, unplanned.men, event.max_rounds, event.mode)
+        for round_no in range(event.max_rounds):
+            count = min(tables, left)
+            if count <= 0:
+                break
+            rounds.append(RoundNeed(self._deadline(event, round_no), count, count if round_no == 0 else 0))
+            left -= count
+        return EventNeed(event.id, tuple(rounds))

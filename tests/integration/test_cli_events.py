@@ -287,3 +287,38 @@ async def test_show_previews_the_balance_and_board_shows_each_person(clean_db):
     assert missing.code == 2 and "987654" in missing.err
     bad = await events_cli("board", str(event), "--every", "0")
     assert bad.code == 2 and "--every" in bad.err
+
+
+GOOGLE_QUOTA = {"MEET_CREATIONS_PER_MINUTE": "10", "MEET_PROJECT_CREATIONS_PER_MINUTE": "100"}
+"""Google's real spaces.create quota (the test run lifts it for everything else), one account."""
+
+
+async def test_create_judges_the_meet_quota_for_the_event_when_full(clean_db):
+    """Whether a new event, once full, can have its spaces in time beside the others (the competition between
+    events is the pure outlook's, tests/unit/test_spaces.py: a datemaker running here fills the pool at once)."""
+    soon = (datetime.now(MOSCOW) + timedelta(minutes=12)).strftime("%Y-%m-%d %H:%M")
+    quick = ("--confirm-open", "10m", "--confirm-deadline", "2m", "--rules-lead", "1m", "--max-rounds", "3")
+
+    far = await events_cli("create", "--start", local(2), "--capacity", "20", **GOOGLE_QUOTA)
+    assert far.code == 0, far.err
+    assert "Meet spaces when full: up to 100 for it" in far.out and "in time, a fresh space per date" in far.out
+
+    small = await events_cli("create", "--start", soon, "--capacity", "60", *quick, **GOOGLE_QUOTA)
+    assert small.code == 0, small.err
+    assert "up to 90 for it" in small.out and "in time, a fresh space per date" in small.out, small.out
+
+    # 150 tables for its first round, when one account makes about 115 in the time left
+    big = await events_cli("create", "--start", soon, "--capacity", "300", *quick, **GOOGLE_QUOTA)
+    assert big.code == 0, big.err
+    assert "AT RISK" in big.out and "add a Google account (MEET_TOKEN_FILES" in big.out, big.out
+    ten = await events_cli(
+        "create", "--start", soon, "--capacity", "300", *quick, **GOOGLE_QUOTA,
+        MEET_TOKEN_FILES=",".join(f"token{i}.json" for i in range(10)),
+    )  # fmt: skip
+    assert ten.code == 0, ten.err
+    assert "with 10 Google account(s)" in ten.out and "AT RISK" not in ten.out.splitlines()[1], ten.out
+
+
+def _created(run) -> int:
+    (event_id,) = map(int, re.findall(r"created event (\d+): ", run.out))
+    return event_id

@@ -11,6 +11,7 @@ from datemaker.domain.spaces import (
     Quota,
     RoundNeed,
     SpacePolicy,
+    endangered,
     fresh_order,
     most_dates,
     most_tables,
@@ -114,3 +115,16 @@ def test_spaces_ready_and_free_count():
     assert outlook(tighter, free=5, quota=Quota(1), now=NOW)[1].late_fresh == 0
     assert outlook([event_need(1, 30 * timedelta(seconds=1), 10, 1, ready=5)], 0, Quota(1), NOW)[1].late_fresh == 0
     assert outlook(tighter, free=0, quota=Quota(1), now=NOW)[1].at_risk
+
+
+def test_a_new_event_taking_the_quota_first_pushes_one_already_filling_late():
+    crowded = event_need(1, 12 * minute, 100, 3)  # 100 tables in 12 minutes at 10 a minute: in time reusing
+    before = outlook([crowded], free=0, quota=Quota(1), now=NOW)
+    assert not before[1].at_risk
+    earlier = event_need(2, 11 * minute, 30, 3)  # a new night a minute earlier takes the quota first
+    after = outlook([crowded, earlier], free=0, quota=Quota(1), now=NOW)
+    assert not after[2].at_risk and after[1].at_risk
+    assert endangered(before, after, new={2}) == [1]
+    later = event_need(3, 40 * minute, 30, 3)  # one after it takes what is left: it endangers nobody
+    assert endangered(before, outlook([crowded, later], free=0, quota=Quota(1), now=NOW), new={3}) == []
+    assert endangered(after, after, new={2}) == [], "at risk already: not this event's doing"
