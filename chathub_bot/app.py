@@ -38,7 +38,7 @@ from chathub_bot.pacing import (
     TelegramLiveness,
     TelegramMetricsMiddleware,
 )
-from chathub_bot.state import open_state
+from chathub_bot.state import LiveBoards, MemoryBoards, open_state
 from chathub_bot.webapp.server import WebAppServer
 from chathub_common.ops_http import OpsServer
 from chathub_common.rabbit import Broker
@@ -73,11 +73,14 @@ def build_dispatcher(
     languages: LanguageBook,
     storage: BaseStorage | None = None,
     flood: FloodGuard | None = None,
+    boards: LiveBoards | None = None,
 ) -> Dispatcher:
-    """The dispatcher with the guards and every feature router; handlers get ``gateway`` injected."""
+    """The dispatcher with the guards and every feature router; handlers get ``gateway`` and ``boards`` (the live
+    boards kept up to date) injected."""
     storage = ExpiringMemoryStorage() if storage is None else storage  # (an empty storage is falsy)
     dispatcher = Dispatcher(storage=storage, events_isolation=ReleasingEventIsolation())
     dispatcher["gateway"] = gateway
+    dispatcher["boards"] = MemoryBoards() if boards is None else boards
     LocaleMiddleware(i18n, languages).setup(dispatcher)
     setup_guards(dispatcher, flood)
     dispatcher.include_routers(*routers())
@@ -133,7 +136,9 @@ class ChathubBot:
         )
         self.flood = FloodGuard(s.tg_bot_user_burst, s.tg_bot_user_rate)
         """One limit per user, shared by the chat and the Mini App."""
-        self.dispatcher = build_dispatcher(self.gateway, self.i18n, self.languages, self.state.dialogs, self.flood)
+        self.dispatcher = build_dispatcher(
+            self.gateway, self.i18n, self.languages, self.state.dialogs, self.flood, self.state.boards
+        )
         self.inbox = Inbox(
             self.bot,
             self.gateway,
@@ -174,7 +179,20 @@ class ChathubBot:
         receive = self._by_webhook() if self.settings.tg_webhook_url else self._poll()
         self._polling = asyncio.create_task(receive, name="updates")
         self._presenting = asyncio.create_task(self._present(), name="commands-and-menu")
+        await self._resume_boards()
         logger.info("chathub_bot consuming %s, commands to %s", self.settings.bot_queue, self.settings.datemaker_queue)
+
+    async def _resume_boards(self) -> None:
+        """Go on refreshing the organizers' live boards an earlier process kept up to date."""
+        from chathub_bot.handlers.organizer import resume_boards
+
+        try:
+            resumed = await resume_boards(self.bot, self.gateway, self.state.boards, self.i18n)
+        except Exception as exc:  # the state store is down: boards are not worth failing the start for
+            logger.warning("live boards not taken up: %r", exc)
+            return
+        if resumed:
+            logger.info("took up %d live board(s) an earlier process kept up to date", resumed)
 
     def _webhook_route(self, app: web.Application) -> None:
         """Telegram's updates by webhook, at the path of ``TG_WEBHOOK_URL``, checked by their secret token."""

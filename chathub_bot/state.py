@@ -7,7 +7,9 @@ when the bot restarts.
   in which language, until its reply comes (:class:`PendingRequests`); a reply after a restart, or after the
   user was told the service is busy, still finds it;
 - delivered messages: the ids of datemaker's messages already sent to Telegram (:class:`DeliveredLog`), so that
-  a redelivery after a crash between the send and the acknowledgement is not sent twice.
+  a redelivery after a crash between the send and the acknowledgement is not sent twice;
+- live boards: each organizer's /board message kept up to date (:class:`LiveBoards`), taken up again by the next
+  process until its time is up.
 
 Every key starts with ``chathub:<CHATHUB_ENV>:``. With ``REDIS_URL`` empty the same state is kept in memory
 (and lost at a restart): for tests of one process and for a quick try without Redis.
@@ -62,6 +64,74 @@ class DeliveredLog(Protocol):
     async def seen(self, message_id: str) -> bool: ...
 
     async def remember(self, message_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class LiveBoard:
+    """An organizer's /board message kept up to date: where it is, for whom, of which event, until when (seconds
+    since the epoch) and in which language."""
+
+    chat_id: int
+    user_id: int
+    message_id: int
+    event_id: int
+    until: float
+    locale: str | None = None
+
+
+class LiveBoards(Protocol):
+    async def keep(self, board: LiveBoard) -> None:
+        """Remember the chat's board (one per chat: a newer one replaces it) until ``board.until``."""
+        ...
+
+    async def forget(self, chat_id: int) -> None: ...
+
+    async def all(self) -> list[LiveBoard]:
+        """The boards whose time is not up."""
+        ...
+
+
+class MemoryBoards:
+    def __init__(self) -> None:
+        self._boards: dict[int, LiveBoard] = {}
+
+    async def keep(self, board: LiveBoard) -> None:
+        self._boards[board.chat_id] = board
+
+    async def forget(self, chat_id: int) -> None:
+        self._boards.pop(chat_id, None)
+
+    async def all(self) -> list[LiveBoard]:
+        now = time.time()
+        return [board for board in self._boards.values() if board.until > now]
+
+
+class RedisBoards:
+    """A key per chat, expiring when the board's time is up."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}:board:"
+
+    async def keep(self, board: LiveBoard) -> None:
+        left = board.until - time.time()
+        if left > 0:
+            await self._redis.set(self._prefix + str(board.chat_id), json.dumps(asdict(board)), px=int(left * 1000))
+
+    async def forget(self, chat_id: int) -> None:
+        await self._redis.delete(self._prefix + str(chat_id))
+
+    async def all(self) -> list[LiveBoard]:
+        boards = []
+        async for key in self._redis.scan_iter(match=self._prefix + "*", count=1000):
+            raw = await self._redis.get(key)
+            if raw is None:
+                continue  # its time ran out meanwhile
+            try:
+                boards.append(LiveBoard(**json.loads(raw)))
+            except (TypeError, ValueError) as exc:
+                logger.warning("live board %s unreadable: %r", key, exc)
+        return boards
 
 
 class MemoryPending:
@@ -136,6 +206,7 @@ class BotState:
     dialogs: BaseStorage
     pending: PendingRequests
     delivered: DeliveredLog
+    boards: LiveBoards
     redis: Redis | None = None
 
     async def ping(self) -> bool:
@@ -161,7 +232,7 @@ def open_state(redis_url: str | None, env: str, *, dialog_ttl: float) -> BotStat
     down shows in ``/readyz`` and fails the operations that need it, not the start."""
     if not redis_url:
         logger.warning("REDIS_URL is empty: dialogs and pending requests are kept in memory, lost at a restart")
-        return BotState(ExpiringMemoryStorage(dialog_ttl), MemoryPending(), MemoryDelivered())
+        return BotState(ExpiringMemoryStorage(dialog_ttl), MemoryPending(), MemoryDelivered(), MemoryBoards())
     redis = Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=5, health_check_interval=30)
     prefix = key_prefix(env)
     dialogs = RedisStorage(
@@ -170,7 +241,9 @@ def open_state(redis_url: str | None, env: str, *, dialog_ttl: float) -> BotStat
         state_ttl=int(dialog_ttl),
         data_ttl=int(dialog_ttl),
     )
-    return BotState(dialogs, RedisPending(redis, prefix), RedisDelivered(redis, prefix), redis)
+    return BotState(
+        dialogs, RedisPending(redis, prefix), RedisDelivered(redis, prefix), RedisBoards(redis, prefix), redis
+    )
 
 
 async def forget_all(redis_url: str | None, env: str) -> int:

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,14 +27,16 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
 )
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from chathub_bot import texts, validation
 from chathub_bot.callbacks import OrganizerAction, OrganizerCb
 from chathub_bot.gateway import Actor, DatemakerError, DatemakerGateway, DatemakerUnavailable
-from chathub_bot.handlers.common import Handlers, actor_of, ask, edit, message_of, show, toast
+from chathub_bot.handlers.common import Handlers, actor_of, ask, message_of, show, toast
 from chathub_bot.handlers.fallback import stale_button
+from chathub_bot.state import LiveBoard, LiveBoards
 from chathub_bot.validation import InvalidAnswer
 from contracts import commands as c
 from contracts.envelope import INT64_MAX
@@ -270,7 +273,9 @@ def _board_markup(event_id: int) -> InlineKeyboardMarkup:
 
 
 @router.message(Command("board"))
-async def on_board(message: Message, command: CommandObject, gateway: DatemakerGateway) -> None:
+async def on_board(
+    message: Message, command: CommandObject, gateway: DatemakerGateway, boards: LiveBoards, i18n: I18n, bot: Bot
+) -> None:
     event_id = _event_id(command)
     if event_id is None:
         await message.answer(_("Which event? Send /board N, with N from /events"))
@@ -280,7 +285,11 @@ async def on_board(message: Message, command: CommandObject, gateway: DatemakerG
     if board is None:
         return
     sent = await message.answer(board_text(board, datetime.now(UTC)), reply_markup=_board_markup(event_id))
-    _keep_up_to_date(sent, gateway, Actor(actor.user_id, actor.chat_id, sent.message_id), event_id)
+    live = LiveBoard(
+        actor.chat_id, actor.user_id, sent.message_id, event_id, time.time() + BOARD_REFRESH_FOR_SECONDS,
+        i18n.current_locale,
+    )  # fmt: skip
+    await keep_up_to_date(bot, gateway, boards, i18n, live)
 
 
 @router.callback_query(_names_one(OrganizerAction.BOARD))
@@ -293,7 +302,7 @@ async def on_board_button(callback: CallbackQuery, callback_data: OrganizerCb, g
 
 
 async def stop_boards() -> None:
-    """Stop keeping boards up to date (the bot is stopping)."""
+    """Stop keeping boards up to date (the bot is stopping: the next process takes them up again)."""
     tasks = list(_board_tasks.values())
     _board_tasks.clear()
     for task in tasks:
@@ -301,33 +310,60 @@ async def stop_boards() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _keep_up_to_date(message: Message, gateway: DatemakerGateway, actor: Actor, event_id: int) -> None:
-    """Refresh the board's message in place every few seconds while the event runs (the chat's newest board)."""
-    previous = _board_tasks.pop(actor.chat_id, None)
+async def resume_boards(bot: Bot, gateway: DatemakerGateway, boards: LiveBoards, i18n: I18n) -> int:
+    """Take up the boards an earlier process kept up to date and whose time is not up; how many."""
+    kept = await boards.all()
+    for board in kept:
+        await keep_up_to_date(bot, gateway, boards, i18n, board)
+    return len(kept)
+
+
+async def keep_up_to_date(
+    bot: Bot, gateway: DatemakerGateway, boards: LiveBoards, i18n: I18n, board: LiveBoard
+) -> None:
+    """Refresh the board's message in place every few seconds while the event runs, until ``board.until`` (the
+    chat's newest board only). It is remembered in ``boards``: after a restart the next process goes on with it."""
+    previous = _board_tasks.pop(board.chat_id, None)
     if previous is not None:
         previous.cancel()
-
-    async def refresh() -> None:
-        loop = asyncio.get_running_loop()
-        until = loop.time() + BOARD_REFRESH_FOR_SECONDS
-        while loop.time() < until:
-            await asyncio.sleep(BOARD_REFRESH_SECONDS)
-            try:
-                board = await gateway.request(c.OrganizerShowEvent(event_id=event_id), actor)
-                await edit(message, board_text(board, datetime.now(UTC)), _board_markup(event_id))
-            except (DatemakerUnavailable, TelegramAPIError) as exc:
-                logger.info("board %d in chat %d not refreshed: %r", event_id, actor.chat_id, exc)
-                continue
-            except DatemakerError:
-                return
-            if board.event.state in ("FINISHED", "SKIPPED", "CANCELLED"):
-                return
-
-    task = asyncio.get_running_loop().create_task(refresh())
-    _board_tasks[actor.chat_id] = task
+    try:
+        await boards.keep(board)
+    except Exception as exc:  # the state store is down: this process still refreshes it
+        logger.warning("board %d in chat %d not remembered: %r", board.event_id, board.chat_id, exc)
+    task = asyncio.get_running_loop().create_task(_refresh(bot, gateway, boards, i18n, board))
+    _board_tasks[board.chat_id] = task
     task.add_done_callback(
-        lambda done: _board_tasks.pop(actor.chat_id, None) if _board_tasks.get(actor.chat_id) is done else None
+        lambda done: _board_tasks.pop(board.chat_id, None) if _board_tasks.get(board.chat_id) is done else None
     )
+
+
+async def _refresh(bot: Bot, gateway: DatemakerGateway, boards: LiveBoards, i18n: I18n, board: LiveBoard) -> None:
+    actor = Actor(board.user_id, board.chat_id, board.message_id)
+    while time.time() < board.until:
+        await asyncio.sleep(BOARD_REFRESH_SECONDS)
+        try:
+            shown = await gateway.request(c.OrganizerShowEvent(event_id=board.event_id), actor)
+        except DatemakerUnavailable as exc:
+            logger.info("board %d in chat %d not refreshed: %r", board.event_id, board.chat_id, exc)
+            continue
+        except DatemakerError:  # no longer an organizer, or the event is gone
+            break
+        with i18n.context(), i18n.use_locale(board.locale or i18n.default_locale):
+            text, markup = board_text(shown, datetime.now(UTC)), _board_markup(board.event_id)
+        try:
+            await bot.edit_message_text(
+                text=text, chat_id=board.chat_id, message_id=board.message_id, reply_markup=markup
+            )
+        except TelegramBadRequest as exc:
+            if "message is not modified" not in exc.message:  # the message is gone: nothing left to refresh
+                logger.info("board %d in chat %d ends: %s", board.event_id, board.chat_id, exc.message)
+                break
+        except TelegramAPIError as exc:
+            logger.info("board %d in chat %d not refreshed: %r", board.event_id, board.chat_id, exc)
+        if shown.event.state in ("FINISHED", "SKIPPED", "CANCELLED"):
+            break
+    with contextlib.suppress(Exception):
+        await boards.forget(board.chat_id)
 
 
 # --- cancelling an event -------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from chathub_bot.callbacks import EventAction, EventCb, OrganizerAction, OrganizerCb
 from tests.conftest import wait_for
 from tests.support.bot import BotHarness
-from tests.support.factories import create_event, create_participant
+from tests.support.factories import create_event, create_participant, register
 
 
 def buttons(message) -> list[str]:
@@ -319,3 +319,35 @@ async def test_an_organizer_keeps_weekly_schedules_from_telegram(harness, clean_
         "resume_schedule",
         "end_schedule",
     ]
+
+
+async def test_a_live_board_goes_on_refreshing_after_the_bot_restarts(harness, clean_db, monkeypatch):
+    from chathub_bot.handlers import organizer as console
+
+    monkeypatch.setattr(console, "BOARD_REFRESH_SECONDS", 0.2)
+    boss = harness.user(520, "en", first_name="Olga")
+    await create_participant(clean_db, boss, name="Olga")
+    await clean_db.execute("INSERT INTO organizers (user_id) VALUES ($1)", boss)
+    event = await create_event(clean_db)
+    anna = await create_participant(clean_db, name="Anna", gender="F")
+    await register(clean_db, event, anna)
+    [board] = await harness.say(boss, f"/board {event}")
+    assert "Anna (registered)" in board.text
+    [kept] = await harness.boards.all()
+    assert (kept.chat_id, kept.message_id, kept.event_id, kept.locale) == (boss, board.message_id, event, "en")
+
+    await console.stop_boards()  # the bot stops; someone registers meanwhile
+    await register(clean_db, event, await create_participant(clean_db, name="Boris", gender="M"))
+    assert await console.resume_boards(harness.bot, harness.gateway, harness.boards, harness.i18n) == 1
+
+    def shown():
+        [message] = [m for m in harness.emulator.bot_messages(boss) if m.message_id == board.message_id]
+        return message.text
+
+    await wait_for(lambda: "Boris (registered)" in shown())
+    await clean_db.execute("UPDATE dating_events SET state_id = 6 WHERE id = $1", event)  # cancelled: it ends
+    await wait_for(lambda: _no_boards(harness), timeout=5)
+
+
+async def _no_boards(harness) -> bool:
+    return not await harness.boards.all()

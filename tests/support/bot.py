@@ -24,7 +24,7 @@ from chathub_bot.guards import FloodGuard
 from chathub_bot.i18n import LanguageBook, build_i18n
 from chathub_bot.inbox import Inbox
 from chathub_bot.pacing import Pacer
-from chathub_bot.state import forget_all
+from chathub_bot.state import MemoryBoards, forget_all
 from chathub_bot.webapp.server import WebAppServer
 from chathub_common.delivery import Disposition
 from chathub_common.rabbit import Broker
@@ -80,6 +80,8 @@ class BotHarness:
         self.i18n = build_i18n()
         self.languages = LanguageBook()
         self.storage = ExpiringMemoryStorage()
+        self.boards = MemoryBoards()
+        """The organizers' live boards kept up to date (Redis in the bot)."""
         self.errors = ErrorLog()
         self.replies = 0
         """Replies received from datemaker."""
@@ -94,7 +96,7 @@ class BotHarness:
     async def __aenter__(self) -> BotHarness:
         url = await self.emulator.start()
         self.bot = build_bot(TOKEN, self.pacer, url)
-        self.dp = build_dispatcher(self.gateway, self.i18n, self.languages, self.storage, self.flood)
+        self.dp = build_dispatcher(self.gateway, self.i18n, self.languages, self.storage, self.flood, self.boards)
         self.inbox = Inbox(self.bot, self.gateway, self.i18n, self.languages, webapp_url=self.webapp_url)
         self.webapp = WebAppServer(
             token=TOKEN, gateway=self.gateway, bot=self.bot, flood=self.flood, i18n=self.i18n, port=0
