@@ -1,7 +1,7 @@
 """Publishes the outbox: messages the event runners wrote to the database, to the bot's queue.
 
 A batch of unsent rows is claimed (``FOR UPDATE SKIP LOCKED``, so several instances share the work),
-published concurrently with publisher confirms (each person's in order), highest priority first, and
+published concurrently with publisher confirms (a person's results in order), highest priority first, and
 marked sent in the same transaction. A crash before the mark means the batch is published again with the
 same message ids, which receivers drop: at least once on the wire, once for the user.
 
@@ -19,7 +19,7 @@ import logging
 
 import asyncpg
 
-from contracts.notifications import SendMatchMessage
+from contracts.notifications import Priority, SendMatchMessage
 from datemaker.adapters.postgres import rules
 from datemaker.service.ports import Publisher
 
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 _CLAIM = f"""
-    SELECT o.id, o.message_id, o.user_id, o.type, o.headers,
+    SELECT o.id, o.message_id, o.user_id, o.priority, o.type, o.headers,
            CASE WHEN o.type = '{SendMatchMessage.type}' THEN jsonb_set(o.body, '{{matches}}', (
                SELECT coalesce(jsonb_agg(
                           jsonb_build_object('user_id', u.user_id, 'name', u.name, 'username', u.username)
@@ -142,11 +142,12 @@ class OutboxRelay:
             async def publish_in_turn(rows: list[asyncpg.Record]) -> list[int | None]:
                 return [await publish(row) for row in rows]
 
-            # One person's messages go out one after another, in the outbox's order (their final message
-            # before their matches); different people's, at once.
-            per_person: dict[int, list[asyncpg.Record]] = {}
+            # A person's results (NORMAL: their final message, then their matches) go out one after another, in the
+            # outbox's order; everything else at once: links and a round's messages cannot wait for a confirm.
+            per_person: dict[tuple[int, int], list[asyncpg.Record]] = {}
             for row in rows:
-                per_person.setdefault(row["user_id"], []).append(row)
+                key = (row["user_id"], -1) if row["priority"] == Priority.NORMAL else (row["user_id"], row["id"])
+                per_person.setdefault(key, []).append(row)
             results = await asyncio.gather(*(publish_in_turn(mine) for mine in per_person.values()))
             sent = [r for mine in results for r in mine if r is not None]
             await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", sent)
