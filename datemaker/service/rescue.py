@@ -194,6 +194,8 @@ class RescueWatch:
                     if due.first:  # each date's no-shows are counted once: by the first check
                         await _attendance(store, event, came, missed, now)
                         await store.rescue().mark_empty(empty)
+                    elif came:  # at a date nobody had come to by the first check: late, but they came
+                        await _attendance(store, event, came, [], now)
                     outcome = await rescue_stranded(store, event, round_no, now)
                     rescued += len(outcome)
                 if (due.first and missed) or given_up:
