@@ -52,6 +52,8 @@ TIMEZONES = ("Europe/Moscow", "Europe/Kaliningrad", "Asia/Yekaterinburg", "Asia/
 BOARD_REFRESH_SECONDS = 15.0
 BOARD_REFRESH_FOR_SECONDS = 3 * 3600.0
 """/board keeps its message up to date this often, for this long (or until the event is over)."""
+BOARD_MAX_CHARS = 4000
+"""A Telegram message holds 4,096 characters: the board's lines fit in this, the rest are counted."""
 _NUMBER = re.compile(r"^\d{1,19}$")
 
 _board_tasks: dict[int, asyncio.Task[None]] = {}
@@ -253,17 +255,24 @@ def board_text(board: c.EventBoard, now: datetime) -> str:
     else:
         lines.append(_("No round is running."))
     lines.append(_("person · confirmed · seated · partner · link · in the call · ratings"))
-    for p in board.people:
-        if p.status in ("cancelled", "declined"):
-            continue
+    people = [p for p in board.people if p.status not in ("cancelled", "declined")]
+    if summary.round is not None:  # during a round, who needs a look first: no link yet, then not in the call
+        people.sort(key=lambda p: 0 if p.seated and p.link_sent is False else 1 if p.in_call is False else 2)
+    footer = _("Updated at {time} UTC").format(time=now.astimezone(UTC).strftime("%H:%M:%S"))
+    room = BOARD_MAX_CHARS - len("\n".join(lines)) - len(footer) - 80  # 80: the line saying how many are left out
+    for shown, p in enumerate(people):
         partner = texts.esc(p.partner.name) if p.partner else "—"
-        lines.append(
+        line = (
             f"{texts.esc(p.name)} ({p.status}) · {_mark(p.confirmed)} · {_mark(p.seated)} · {partner} · "
             f"{_mark(p.link_sent)} · {_mark(p.in_call)} · {p.ratings_given}"
         )
-    lines.append(_("Updated at {time} UTC").format(time=now.astimezone(UTC).strftime("%H:%M:%S")))
-    text = "\n".join(lines)
-    return text if len(text) <= 4000 else text[:3990] + "\n…"
+        room -= len(line) + 1
+        if room < 0:  # whole lines only: a cut one could split an HTML entity
+            lines.append(_("…and {count} more (those needing a look come first)").format(count=len(people) - shown))
+            break
+        lines.append(line)
+    lines.append(footer)
+    return "\n".join(lines)
 
 
 def _board_markup(event_id: int) -> InlineKeyboardMarkup:
