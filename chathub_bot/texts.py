@@ -29,6 +29,24 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
+MESSAGE_CHARS = 4000
+"""A Telegram message holds 4,096 characters: long lists are cut to fit in this, with room to spare."""
+
+
+def fitting(head: list[str], items: list[str], tail: list[str], *, sep: str = "\n", limit: int = MESSAGE_CHARS) -> str:
+    """``head``, as many of ``items`` as fit in ``limit`` characters, a line saying how many are left out, and
+    ``tail``; whole items only (a cut one could split an HTML tag or entity)."""
+    room = limit - len(sep.join([*head, *tail])) - 2 * len(sep) - 80  # 80: the line saying how many are left out
+    shown: list[str] = []
+    for item in items:
+        room -= len(item) + len(sep)
+        if room < 0:
+            more = _("…and {count} more").format(count=len(items) - len(shown))
+            return sep.join([*head, *shown, more, *tail])
+        shown.append(item)
+    return sep.join([*head, *shown, *tail])
+
+
 def locale() -> str:
     return get_i18n().current_locale
 

@@ -52,8 +52,6 @@ TIMEZONES = ("Europe/Moscow", "Europe/Kaliningrad", "Asia/Yekaterinburg", "Asia/
 BOARD_REFRESH_SECONDS = 15.0
 BOARD_REFRESH_FOR_SECONDS = 3 * 3600.0
 """/board keeps its message up to date this often, for this long (or until the event is over)."""
-BOARD_MAX_CHARS = 4000
-"""A Telegram message holds 4,096 characters: the board's lines fit in this, the rest are counted."""
 _NUMBER = re.compile(r"^\d{1,19}$")
 
 _board_tasks: dict[int, asyncio.Task[None]] = {}
@@ -259,20 +257,13 @@ def board_text(board: c.EventBoard, now: datetime) -> str:
     if summary.round is not None:  # during a round, who needs a look first: no link yet, then not in the call
         people.sort(key=lambda p: 0 if p.seated and p.link_sent is False else 1 if p.in_call is False else 2)
     footer = _("Updated at {time} UTC").format(time=now.astimezone(UTC).strftime("%H:%M:%S"))
-    room = BOARD_MAX_CHARS - len("\n".join(lines)) - len(footer) - 80  # 80: the line saying how many are left out
-    for shown, p in enumerate(people):
-        partner = texts.esc(p.partner.name) if p.partner else "—"
-        line = (
-            f"{texts.esc(p.name)} ({p.status}) · {_mark(p.confirmed)} · {_mark(p.seated)} · {partner} · "
-            f"{_mark(p.link_sent)} · {_mark(p.in_call)} · {p.ratings_given}"
-        )
-        room -= len(line) + 1
-        if room < 0:  # whole lines only: a cut one could split an HTML entity
-            lines.append(_("…and {count} more (those needing a look come first)").format(count=len(people) - shown))
-            break
-        lines.append(line)
-    lines.append(footer)
-    return "\n".join(lines)
+    rows = [
+        f"{texts.esc(p.name)} ({p.status}) · {_mark(p.confirmed)} · {_mark(p.seated)} · "
+        f"{texts.esc(p.partner.name) if p.partner else '—'} · {_mark(p.link_sent)} · {_mark(p.in_call)} · "
+        f"{p.ratings_given}"
+        for p in people
+    ]
+    return texts.fitting(lines, rows, [footer])
 
 
 def _board_markup(event_id: int) -> InlineKeyboardMarkup:
@@ -465,10 +456,8 @@ async def on_reports(message: Message, gateway: DatemakerGateway) -> None:
             )
         )
         builder.row(*row)
-    text = "\n\n".join(lines)
-    text = text if len(text) <= 3800 else text[:3790] + "\n…"
     footer = _("Dismiss closes a report (nobody is told; the two are still never paired). /unban USER_ID lifts a ban.")
-    await message.answer(f"{text}\n\n{footer}", reply_markup=builder.as_markup())
+    await message.answer(texts.fitting(lines[:1], lines[1:], [footer], sep="\n\n"), reply_markup=builder.as_markup())
 
 
 @router.callback_query(_names_one(OrganizerAction.DISMISS))
@@ -828,10 +817,9 @@ def _schedules_card(result: c.OrganizerScheduleList) -> tuple[str, InlineKeyboar
             )
         if row:
             builder.row(*row)
-    lines = [_("<b>Schedules</b>"), *(_schedule_line(s) for s in result.schedules), ""]
-    lines.append(_("Each keeps its next events open for registration. /newschedule adds one."))
-    text = "\n".join(lines)
-    return (text if len(text) <= 4000 else text[:3990] + "\n…"), builder.as_markup()
+    footer = ["", _("Each keeps its next events open for registration. /newschedule adds one.")]
+    lines = [_schedule_line(s) for s in result.schedules]
+    return texts.fitting([_("<b>Schedules</b>")], lines, footer), builder.as_markup()
 
 
 @router.message(Command("schedules"))

@@ -71,9 +71,7 @@ async def on_matches(message: Message, gateway: DatemakerGateway) -> None:
     if not result.matches:
         await message.answer(_("No mutual matches yet. Upcoming events: /date"))
         return
-    lines = [_("💘 Your mutual matches:"), ""]
-    for match in result.matches:
-        contact = n.MatchContact(user_id=match.user_id, name=match.name, username=match.username)
-        lines.append(f"• {contact_link(contact)}")
-    text = "\n".join(lines)
-    await message.answer(text if len(text) <= 4000 else text[:3990] + "\n…")
+    contacts = [
+        f"• {contact_link(n.MatchContact(user_id=m.user_id, name=m.name, username=m.username))}" for m in result.matches
+    ]
+    await message.answer(texts.fitting([_("💘 Your mutual matches:"), ""], contacts, []))
