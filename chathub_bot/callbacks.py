@@ -13,7 +13,7 @@ from typing import Annotated
 from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
 
-from contracts.commands import Verdict
+from contracts.commands import ReportReason, Verdict
 from contracts.envelope import INT64_MAX
 
 Id = Annotated[int, Field(gt=0, le=INT64_MAX)]
@@ -71,9 +71,26 @@ class ConfirmCb(CallbackData, prefix="c"):
 
 
 class RateCb(CallbackData, prefix="r"):
+    """A verdict on a date (a report asks for its reason first: :class:`ReportCb`)."""
+
     event_id: Id
     partner_id: Id
     verdict: Verdict
+
+
+class ReportCb(CallbackData, prefix="rr"):
+    """A report with its reason (a class of its own: buttons already in chats keep their ``RateCb`` format)."""
+
+    event_id: Id
+    partner_id: Id
+    reason: ReportReason
+
+
+class RateMenuCb(CallbackData, prefix="rm"):
+    """Back from a report's reasons to the verdicts."""
+
+    event_id: Id
+    partner_id: Id
 
 
 class ReadyCb(CallbackData, prefix="y"):

@@ -16,7 +16,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 from aiogram.utils.i18n import gettext as _
 
 from chathub_bot import texts
-from chathub_bot.callbacks import AbsentCb, ConfirmCb, OfferCb, RateCb, ReadyCb
+from chathub_bot.callbacks import AbsentCb, ConfirmCb, OfferCb, RateCb, RateMenuCb, ReadyCb, ReportCb
 from contracts import notifications as n
 from contracts.commands import Verdict
 
@@ -162,16 +162,35 @@ def rating_request(args: n.SendPartnerRatingRequest) -> Rendered:
     text = _("How was your date with {name} (round {round})? Your answer stays private.").format(
         name=f"<b>{texts.esc(args.partner.name)}</b>", round=args.round
     )
+    return Rendered(text, rating_keyboard(args.event_id, args.partner.user_id))
+
+
+def rating_keyboard(event_id: int, partner_id: int) -> InlineKeyboardMarkup:
+    """Like, dislike or report a date's partner."""
 
     def button(label: str, verdict: Verdict) -> InlineKeyboardButton:
-        data = RateCb(event_id=args.event_id, partner_id=args.partner.user_id, verdict=verdict)
+        data = RateCb(event_id=event_id, partner_id=partner_id, verdict=verdict)
         return InlineKeyboardButton(text=label, callback_data=data.pack())
 
-    markup = _keyboard(
+    return _keyboard(
         [button(_("👍 Like"), Verdict.LIKE), button(_("👎 Dislike"), Verdict.DISLIKE)],
         [button(_("🚩 Report"), Verdict.REPORT)],
     )
-    return Rendered(text, markup)
+
+
+def report_keyboard(event_id: int, partner_id: int) -> InlineKeyboardMarkup:
+    """Why the partner is reported (one reason a row), and back to the verdicts."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=label,
+                callback_data=ReportCb(event_id=event_id, partner_id=partner_id, reason=reason).pack(),
+            )
+        ]
+        for reason, label in texts.report_reasons().items()
+    ]
+    back = RateMenuCb(event_id=event_id, partner_id=partner_id).pack()
+    return _keyboard(*rows, [InlineKeyboardButton(text=_("« Back"), callback_data=back)])
 
 
 @renders(n.SendBreakMessage)

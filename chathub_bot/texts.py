@@ -47,6 +47,24 @@ def fitting(head: list[str], items: list[str], tail: list[str], *, sep: str = "\
     return sep.join([*head, *shown, *tail])
 
 
+def report_reasons() -> dict[str, str]:
+    """The reasons a person can give for a report (``ReportReason``), in words."""
+    return {
+        c.ReportReason.RUDE: _("Rude or offensive"),
+        c.ReportReason.UNWANTED: _("Sexual or unwanted behaviour"),
+        c.ReportReason.FAKE: _("Not the person in the profile"),
+        c.ReportReason.UNDERAGE: _("Looks under 18"),
+        c.ReportReason.OTHER: _("Something else"),
+    }
+
+
+def report_reason(reason: str | None) -> str:
+    """A report's reason for an organizer: the words of a known one, else what was written (escaped)."""
+    if not reason:
+        return "—"
+    return report_reasons().get(reason) or esc(reason)
+
+
 def locale() -> str:
     return get_i18n().current_locale
 

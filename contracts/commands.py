@@ -54,6 +54,20 @@ class Verdict(StrEnum):
     REPORT = "report"
 
 
+class ReportReason(StrEnum):
+    """Why someone reports a partner: what the bot's and the Mini App's buttons send as ``rate_partner``'s
+    ``reason`` (any other text is kept as written, e.g. from an older client)."""
+
+    RUDE = "rude"
+    UNWANTED = "unwanted"
+    """Sexual or other unwanted behaviour."""
+    FAKE = "fake"
+    """Not the person of the profile."""
+    UNDERAGE = "underage"
+    """Looks under 18."""
+    OTHER = "other"
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

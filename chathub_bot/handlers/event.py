@@ -3,17 +3,20 @@ offered at an extra night."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from aiogram.types import CallbackQuery
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from chathub_bot import texts
-from chathub_bot.callbacks import AbsentCb, ConfirmCb, OfferCb, RateCb, ReadyCb
+from chathub_bot.callbacks import AbsentCb, ConfirmCb, OfferCb, RateCb, RateMenuCb, ReadyCb, ReportCb
 from chathub_bot.gateway import DatemakerError, DatemakerGateway, DatemakerUnavailable
 from chathub_bot.handlers.common import Handlers, actor_of, message_of, show, toast
+from chathub_bot.notifications import rating_keyboard, report_keyboard
 from contracts import commands as c
 from contracts.commands import Verdict
 from contracts.errors import ErrorCode
@@ -81,17 +84,49 @@ def verdict_text(verdict: Verdict, *, changed: bool = True) -> str:
 
 @router.callback_query(RateCb.filter())
 async def on_rate(callback: CallbackQuery, callback_data: RateCb, gateway: DatemakerGateway) -> None:
+    if callback_data.verdict is Verdict.REPORT:  # what happened, first
+        await toast(callback, _("What happened? Choose one: the organizers read it."))
+        await _swap_buttons(callback, report_keyboard(callback_data.event_id, callback_data.partner_id))
+        return
     rating = c.RatePartner(
         event_id=callback_data.event_id, partner_id=callback_data.partner_id, verdict=callback_data.verdict
     )
+    await _rate(callback, gateway, rating)
+
+
+@router.callback_query(ReportCb.filter())
+async def on_report(callback: CallbackQuery, callback_data: ReportCb, gateway: DatemakerGateway) -> None:
+    rating = c.RatePartner(
+        event_id=callback_data.event_id,
+        partner_id=callback_data.partner_id,
+        verdict=Verdict.REPORT,
+        reason=callback_data.reason,
+    )
+    await _rate(callback, gateway, rating)
+
+
+async def _rate(callback: CallbackQuery, gateway: DatemakerGateway, rating: c.RatePartner) -> None:
     result = await answer_of(callback, gateway, rating, settled_by(callback, ErrorCode.RATING_CLOSED))
     if result is None:
         return
     await toast(callback)
     message = message_of(callback)
     original = (message.html_text if message else "") or ""
-    answer = verdict_text(result.verdict or callback_data.verdict, changed=result.recorded)
+    answer = verdict_text(result.verdict or rating.verdict, changed=result.recorded)
     await show(callback, f"{original}\n\n{answer}".strip())
+
+
+@router.callback_query(RateMenuCb.filter())
+async def on_rate_menu(callback: CallbackQuery, callback_data: RateMenuCb) -> None:
+    await toast(callback)
+    await _swap_buttons(callback, rating_keyboard(callback_data.event_id, callback_data.partner_id))
+
+
+async def _swap_buttons(callback: CallbackQuery, markup: InlineKeyboardMarkup) -> None:
+    message = message_of(callback)
+    if message is not None:
+        with contextlib.suppress(TelegramBadRequest):  # unchanged (a double press), or too old to edit
+            await message.edit_reply_markup(reply_markup=markup)
 
 
 @router.callback_query(ReadyCb.filter())

@@ -73,7 +73,7 @@ def organizer_menu() -> list[BotCommand]:
 
 async def offer_organizer_menu(bot: Bot, gateway: DatemakerGateway, actor: Actor) -> None:
     """If datemaker says the user is an organizer, put the organizer's commands in their chat's menu (on top of the
-    participant's); anything failing here stops nothing."""
+    participant's); if it says they are not (any more), take them off; anything failing here stops nothing."""
     from chathub_bot.handlers.start import participant_menu
 
     try:
@@ -81,8 +81,19 @@ async def offer_organizer_menu(bot: Bot, gateway: DatemakerGateway, actor: Actor
         await bot.set_my_commands(
             [*participant_menu(), *organizer_menu()], scope=BotCommandScopeChat(chat_id=actor.chat_id)
         )
-    except (DatemakerError, DatemakerUnavailable, TelegramAPIError):
+    except DatemakerError as exc:
+        if exc.code == ErrorCode.NOT_AN_ORGANIZER:
+            await _withdraw_organizer_menu(bot, actor.chat_id)
+    except (DatemakerUnavailable, TelegramAPIError):
         return
+
+
+async def _withdraw_organizer_menu(bot: Bot | None, chat_id: int) -> None:
+    """The chat's own menu goes: the participant's, everyone's, shows again (a removed organizer's chat)."""
+    if bot is None:
+        return
+    with contextlib.suppress(TelegramAPIError):
+        await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id=chat_id))
 
 
 async def _ask(
@@ -437,7 +448,7 @@ async def on_reports(message: Message, gateway: DatemakerGateway) -> None:
             reported=texts.esc(r.reported_name or "?"),
             reported_id=r.reported,
             reported_before=r.reported_before,
-            reason=texts.esc(r.reason or "—"),
+            reason=texts.report_reason(r.reason),
         )
         lines.append(f"#{r.report_id} · {line}")
         row = []

@@ -423,7 +423,15 @@ class SimulatedParticipant:
         verdict = self.guest.verdict(partner_id, not self.facts.ratings, self.seed)
         await self._think()
         started = time.time()
-        query_id, version = await self.phone.tap(request, verdicts[verdict])
+        tapped = verdicts[verdict]
+        if verdict == "report":  # the bot asks what happened first, in the same message's buttons
+            query_id, version = await self.phone.tap(request, tapped)
+            await self.phone.popup(query_id)
+            asked = await self.chat.wait(
+                lambda m: m["message_id"] == request["message_id"] and bool(texts.report_buttons(m)), version, 10.0
+            )
+            request, tapped = asked.message, texts.report_buttons(asked.message)["rude"]
+        query_id, version = await self.phone.tap(request, tapped)
         popup = await self.phone.popup(query_id)
         recorded = popup["answered"] and not popup["show_alert"]
         self.facts.ratings.append(Rating(partner_id, verdict, recorded, time.time()))

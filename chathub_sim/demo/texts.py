@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from aiogram.filters.callback_data import CallbackData
 
-from chathub_bot.callbacks import ConfirmCb, RateCb
+from chathub_bot.callbacks import ConfirmCb, RateCb, ReportCb
 
 MEET_LINK = re.compile(r"https://meet\.google\.com/[a-z0-9-]+")
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")
@@ -180,6 +180,11 @@ def rating_buttons(message: Mapping[str, Any]) -> tuple[int, int, dict[str, str]
         return None
     first = found[0][0]
     return first.event_id, first.partner_id, {button.verdict.value: data for button, data in found}
+
+
+def report_buttons(message: Mapping[str, Any]) -> dict[str, str]:
+    """Reason → callback data of the buttons a report asks its reason with."""
+    return {button.reason.value: data for button, data in buttons(message, ReportCb)}
 
 
 def invite_round(message: Mapping[str, Any]) -> int | None:

@@ -188,7 +188,7 @@ async def test_an_event_night_from_the_mini_app(emulator, webapp_url, browser, c
     # after the dates: rate both partners here, then the matches
     await browser.wait_for("return document.querySelectorAll('.rate button[data-verdict=\"like\"]').length >= 1",
                            timeout=40, what="a date to rate")  # fmt: skip
-    for _ in range(2):
+    for turn in range(2):
         try:
             await browser.wait_for(
                 "return document.querySelector('.rate button[data-verdict=\"like\"]:not([disabled])')",
@@ -199,6 +199,16 @@ async def test_an_event_night_from_the_mini_app(emulator, webapp_url, browser, c
             print(await clean_db.fetch("SELECT * FROM event_dates"), await clean_db.fetch("SELECT * FROM likes"))
             print(await clean_db.fetch("SELECT state_id, finished_at, rounds_planned, now() FROM dating_events"))
             raise
+        if turn == 0:  # a report first asks what happened (five reasons); "back" returns to the verdicts
+            await browser.click('.rate button[data-verdict="report"]:not([disabled])')
+            await browser.wait_for("return document.querySelectorAll('.rate button[data-reason]').length === 5",
+                                   what="the reasons of a report")  # fmt: skip
+            assert "What happened?" in await browser.text(".rate .reasons")
+            await browser.click(".rate .reasons button.link")
+            await browser.wait_for(
+                "return document.querySelector('.rate button[data-verdict=\"like\"]:not([disabled])')",
+                what="the verdicts again",
+            )
         await browser.click('.rate button[data-verdict="like"]:not([disabled])')
         await asyncio.sleep(1.0)
         await browser.click('.tabs [data-view="tonight"]')

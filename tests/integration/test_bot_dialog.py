@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from chathub_bot.callbacks import ConfirmCb, EventAction, EventCb, RateCb
+from chathub_bot.callbacks import ConfirmCb, EventAction, EventCb, RateCb, ReportCb
 from chathub_bot.fsm import ExpiringMemoryStorage
 from chathub_common.delivery import Disposition
-from contracts.commands import Verdict
+from contracts.commands import ReportReason, Verdict
 from tests.support.bot import BotHarness
 from tests.support.factories import create_event, create_participant, register
 
@@ -447,11 +447,42 @@ async def test_rating_is_shown_in_the_message_and_forged_ratings_refused(harness
     assert buttons(rated) == []
     assert await likes(harness) == [(event, 40, 77)]
 
-    forged = RateCb(event_id=event, partner_id=12345, verdict=Verdict.REPORT).pack()
+    forged = ReportCb(event_id=event, partner_id=12345, reason=ReportReason.RUDE).pack()
     [], toast = await harness.press(user, request, data=forged)
     assert toast == "You can only rate people you had a date with at this event."
     assert await likes(harness) == [(event, 40, 77)]
     assert await harness.pool.fetchval("SELECT count(*) FROM reports") == 0
+
+
+async def test_a_report_says_what_happened(harness):
+    user = harness.user(41, "ru")
+    event = await create_event(harness.pool, starts_in=timedelta(hours=-1), state_id=3)
+    for person in (41, 79):
+        await create_participant(harness.pool, person)
+        await register(harness.pool, event, person)
+    await harness.pool.execute(
+        """INSERT INTO event_dates (event_id, group_no, round_no, user_a, user_b, invited_at)
+           VALUES ($1, 0, 0, 41, 79, now())""",
+        event,
+    )
+    body = {"event_id": event, "language": "ru", "round": 1, "partner": {"user_id": 79, "name": "Boris"}}
+    await harness.notify("send_partner_rating_request", body, user)
+    request = harness.last(user)
+    verdicts = buttons(request)
+    [asked], toast = await harness.press(user, request, verdicts[-1])  # 🚩
+    assert toast.startswith("Что случилось?") and asked.message_id == request.message_id
+    assert buttons(asked) == [
+        "Грубость или оскорбления", "Сексуальное или нежелательное поведение", "Это не человек из анкеты",
+        "Выглядит младше 18", "Другое", "« Назад",
+    ]  # fmt: skip
+    assert await harness.pool.fetchval("SELECT count(*) FROM reports") == 0, "nothing is sent before the reason"
+    [back], _ = await harness.press(user, asked, "« Назад")
+    assert buttons(back) == verdicts
+    await harness.press(user, back, verdicts[-1])
+    [reported], _ = await harness.press(user, request, "Выглядит младше 18")
+    assert buttons(reported) == [] and "🚩" in reported.text
+    row = await harness.pool.fetchrow("SELECT user_id, partner_id, reason FROM reports")
+    assert tuple(row) == (41, 79, "underage")
 
 
 async def test_a_rating_pressed_after_ratings_closed_says_so_and_takes_the_buttons_away(harness):

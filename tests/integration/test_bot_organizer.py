@@ -112,7 +112,7 @@ async def test_an_organizer_creates_an_event_and_watches_it_from_telegram(harnes
         "INSERT INTO reports (event_id, user_id, partner_id, reason) VALUES ($1, 501, 502, 'rude')", past
     )
     [reports] = await harness.say(boss, "/reports")
-    assert "Anna" in reports.text and "Bob" in reports.text and "rude" in reports.text
+    assert "Anna" in reports.text and "Bob" in reports.text and "Rude or offensive" in reports.text  # its words
     [question], _ = await harness.press(boss, reports, "🚫 Ban Bob")
     [done], _ = await harness.press(boss, question, "Yes, ban 502")
     assert "banned" in done.text and "1 upcoming" in done.text
@@ -126,7 +126,7 @@ async def test_an_organizer_creates_an_event_and_watches_it_from_telegram(harnes
     )
     harmless = await clean_db.fetchval("SELECT id FROM reports WHERE reason = 'boring'")
     [reports] = await harness.say(boss, "/reports")
-    assert f"#{harmless} · " in reports.text and "boring" in reports.text and "rude" not in reports.text
+    assert f"#{harmless} · " in reports.text and "boring" in reports.text and "Rude" not in reports.text
     assert buttons(reports) == ["🚫 Ban Kate", f"✅ Dismiss #{harmless}"]
     assert "/unban USER_ID" in reports.text
     dismiss = OrganizerCb(action=OrganizerAction.DISMISS, target=harmless).pack()
@@ -158,7 +158,7 @@ async def test_an_organizer_creates_an_event_and_watches_it_from_telegram(harnes
         "SELECT cancelled_at IS NOT NULL FROM registrations WHERE event_id = $1 AND user_id = 502", event["id"]
     )  # not put back
     [reports] = await harness.say(boss, "/reports")  # the report about Bob is open again
-    assert "rude" in reports.text and "🚫 Ban Bob" in buttons(reports)
+    assert "Rude or offensive" in reports.text and "🚫 Ban Bob" in buttons(reports)
     actions = await clean_db.fetch("SELECT action FROM organizer_actions ORDER BY id")
     assert [a["action"] for a in actions][-3:] == ["ban_user", "dismiss_report", "unban_user"]
 
@@ -351,3 +351,17 @@ async def test_a_live_board_goes_on_refreshing_after_the_bot_restarts(harness, c
 
 async def _no_boards(harness) -> bool:
     return not await harness.boards.all()
+
+
+async def test_a_removed_organizer_loses_the_organizer_menu_at_the_next_start(harness, clean_db):
+    boss = harness.user(530, "en", first_name="Olga")
+    await create_participant(clean_db, boss, name="Olga")
+    await clean_db.execute("INSERT INTO organizers (user_id) VALUES ($1)", boss)
+    await harness.say(boss, "/start")
+    assert "board" in [c["command"] for c in harness.emulator.commands_for(boss, "en")]
+    await clean_db.execute("DELETE FROM organizers WHERE user_id = $1", boss)  # `datemaker organizers remove`
+    [refused] = await harness.say(boss, "/events")
+    assert refused.text.startswith("This command is for organizers.")
+    await harness.say(boss, "/start")
+    menu = harness.emulator.commands_for(boss, "en")
+    assert "board" not in [c["command"] for c in menu] and menu == harness.emulator.commands_for(None, "en")

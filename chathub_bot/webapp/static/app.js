@@ -238,7 +238,10 @@
 
   // --- state --------------------------------------------------------------------------------------
   // undefined: loading; null (profile): there is none; {missingProfile} or {error}: what went wrong.
-  const state = { view: null, sub: null, events: undefined, tonight: undefined, matches: undefined, profile: undefined };
+  const state = {
+    view: null, sub: null, events: undefined, tonight: undefined, matches: undefined, profile: undefined,
+    reporting: null,  // the date whose report reasons are open ("event:partner"): a refresh keeps them open
+  };
   const tabs = [...document.querySelectorAll(".tabs button")];
   tabs.forEach((tab) => {
     tab.textContent = t(`tab_${tab.dataset.view}`);
@@ -371,21 +374,46 @@
     }
     return `${t("absent_rescue", { name })} ${call}`;
   }
+  // The reasons of a report, as the page's words name them (contracts.commands.ReportReason, in its order).
+  const REPORT_REASONS = Object.keys(T.words).filter((key) => key.startsWith("reason_")).map((key) => key.slice(7));
   function rateCard(item) {
     const card = h("div", { class: "card rate" },
       h("p", {}, t("rate_question", { name: item.partner.name, round: item.round })));
-    const row = h("div", { class: "row" });
-    for (const verdict of ["like", "dislike", "report"]) {
-      row.append(h("button", {
+    const row = h("div", {});
+    const key = `${item.event_id}:${item.partner.user_id}`;
+    async function rate(verdict, reason, buttons) {
+      buttons.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+      state.reporting = null;
+      const body = { partner_id: item.partner.user_id, verdict };
+      if (reason) body.reason = reason;
+      const reply = await api("POST", `events/${item.event_id}/ratings`, body);
+      if (reply.ok) { toast(t("rated"), "success"); card.replaceChildren(h("p", { class: "hint" }, t("rated"))); }
+      else { toast(errorText(reply.error), "error"); buttons.querySelectorAll("button").forEach((b) => { b.disabled = false; }); }
+    }
+    function verdicts() {
+      const buttons = ["like", "dislike", "report"].map((verdict) => h("button", {
         class: verdict === "report" ? "danger" : "secondary", type: "button", "data-verdict": verdict,
-        onclick: async () => {
-          row.querySelectorAll("button").forEach((b) => { b.disabled = true; });
-          const reply = await api("POST", `events/${item.event_id}/ratings`, { partner_id: item.partner.user_id, verdict });
-          if (reply.ok) { toast(t("rated"), "success"); card.replaceChildren(h("p", { class: "hint" }, t("rated"))); }
-          else { toast(errorText(reply.error), "error"); row.querySelectorAll("button").forEach((b) => { b.disabled = false; }); }
+        onclick: () => {
+          if (verdict !== "report") return rate(verdict, null, row);
+          state.reporting = key;
+          row.replaceChildren(reasons());
         },
       }, t(verdict)));
+      return h("div", { class: "row" }, ...buttons);
     }
+    function reasons() {  // a report says what happened: the organizers read it
+      const list = h("div", { class: "reasons" }, h("p", { class: "hint" }, t("report_why")));
+      for (const reason of REPORT_REASONS) {
+        list.append(h("button", {
+          class: "secondary", type: "button", "data-reason": reason, onclick: () => rate("report", reason, list),
+        }, t(`reason_${reason}`)));
+      }
+      list.append(h("button", {
+        class: "link", type: "button", onclick: () => { state.reporting = null; row.replaceChildren(verdicts()); },
+      }, t("back")));
+      return list;
+    }
+    row.replaceChildren(state.reporting === key ? reasons() : verdicts());
     card.append(row);
     return card;
   }
