@@ -550,6 +550,32 @@ class OrganizerScheduleList(Data):
     schedules: list[OrganizerSchedule]
 
 
+class ScheduledEvent(Data):
+    """One of a schedule's events (the CLI's ``schedules show``)."""
+
+    event_id: int
+    starts_at: str = Field(description="ISO 8601 with the offset of the event's timezone")
+    state: str
+    capacity: int
+    registered: int
+    waitlisted: int
+    extra_for: int | None = None
+    """The full event this extra night was opened for (null: one of the schedule's own)."""
+    offers: int = 0
+    """Seats of this extra night offered to the full event's waitlist, and how many of them were taken."""
+    accepted: int = 0
+
+
+class ScheduleDetails(Data):
+    """``organizer_show_schedule``: the schedule, its demand rules (null: off) and its events not over yet (and
+    those of the last two weeks), by start."""
+
+    schedule: OrganizerSchedule
+    extra_when_waitlist: int | None = None
+    alert_below_percent: int | None = None
+    events: list[ScheduledEvent]
+
+
 class CreatedSchedule(Data):
     schedule_id: int
     first_starts: list[str] = Field(default_factory=list)
@@ -567,6 +593,10 @@ class ScheduleStateChange(Data):
 class OrganizerListSchedules(Command[OrganizerScheduleList], name="organizer_list_schedules", read_only=True):
     all: StrictBool = False
     """Ended schedules too."""
+
+
+class OrganizerShowSchedule(Command[ScheduleDetails], name="organizer_show_schedule", read_only=True):
+    schedule_id: ScheduleId
 
 
 class OrganizerAddSchedule(Command[CreatedSchedule], name="organizer_add_schedule"):

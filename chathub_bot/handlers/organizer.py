@@ -1,7 +1,8 @@
 """The organizer's console in Telegram: /events, /event N, /new (a short dialog), /cancel N, /board N (one message
 updated in place), /reports (with ban and dismiss buttons), /unban USER_ID, /schedules (with pause, resume and end
-buttons) and /newschedule (a short dialog), through the ``organizer_*`` commands. datemaker decides who is an
-organizer (``not_an_organizer`` for anyone else); organizers get these commands in their own chat's menu."""
+buttons), /schedule N (its events) and /newschedule (a short dialog), through the ``organizer_*`` commands.
+datemaker decides who is an organizer (``not_an_organizer`` for anyone else); organizers get these commands in their
+own chat's menu."""
 
 from __future__ import annotations
 
@@ -67,6 +68,7 @@ def organizer_menu() -> list[BotCommand]:
         BotCommand(command="unban", description=_("Organizer: lift a ban (/unban USER_ID)")),
         BotCommand(command="board", description=_("Organizer: live board of an event (/board N)")),
         BotCommand(command="schedules", description=_("Organizer: weekly schedules")),
+        BotCommand(command="schedule", description=_("Organizer: a schedule and its events (/schedule N)")),
         BotCommand(command="newschedule", description=_("Organizer: create a weekly schedule")),
     ]
 
@@ -828,7 +830,10 @@ def _schedules_card(result: c.OrganizerScheduleList) -> tuple[str, InlineKeyboar
             )
         if row:
             builder.row(*row)
-    footer = ["", _("Each keeps its next events open for registration. /newschedule adds one.")]
+    footer = [
+        "",
+        _("Each keeps its next events open for registration. /schedule N: its events. /newschedule adds one."),
+    ]
     lines = [_schedule_line(s) for s in result.schedules]
     return texts.fitting([_("<b>Schedules</b>")], lines, footer), builder.as_markup()
 
@@ -839,6 +844,48 @@ async def on_schedules(message: Message, gateway: DatemakerGateway) -> None:
     if result is not None:
         text, markup = _schedules_card(result)
         await message.answer(text, reply_markup=markup)
+
+
+@router.message(Command("schedule"))
+async def on_schedule(message: Message, command: CommandObject, gateway: DatemakerGateway) -> None:
+    schedule_id = _event_id(command)
+    if schedule_id is None:
+        await message.answer(_("Which schedule? Send /schedule N, with N from /schedules"))
+        return
+    details = await _ask(gateway, actor_of(message), c.OrganizerShowSchedule(schedule_id=schedule_id), message.answer)
+    if details is not None:
+        await message.answer(_schedule_card(details))
+
+
+def _schedule_card(details: c.ScheduleDetails) -> str:
+    """A schedule, its demand rules and its events (``datemaker schedules show``)."""
+    schedule = details.schedule
+    head = [_schedule_line(schedule)]
+    if details.extra_when_waitlist is not None:
+        head.append(_("An extra night when {count} are waiting.").format(count=details.extra_when_waitlist))
+    if details.alert_below_percent is not None:
+        head.append(_("Organizers are told about events less than {percent} percent full.").format(
+            percent=details.alert_below_percent
+        ))  # fmt: skip
+    if not details.events:
+        return "\n".join([*head, "", _("No events yet.")])
+    head += ["", _("Its events:")]
+    lines = []
+    for e in details.events:
+        line = _("{event_id} · {when} · {state} · {registered}/{capacity}, {waitlisted} waiting").format(
+            event_id=e.event_id,
+            when=texts.when_short(e.starts_at, schedule.timezone),
+            state=e.state,
+            registered=e.registered,
+            capacity=e.capacity,
+            waitlisted=e.waitlisted,
+        )
+        if e.extra_for is not None:
+            line += " · " + _("extra night for {event_id}: {accepted} of {offers} offered seats taken").format(
+                event_id=e.extra_for, accepted=e.accepted, offers=e.offers
+            )
+        lines.append(line)
+    return texts.fitting(head, lines, ["", _("/event N: an event's details, /board N: its live board")])
 
 
 @router.callback_query(_names_one(OrganizerAction.SCHEDULE_END))

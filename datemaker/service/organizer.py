@@ -241,6 +241,38 @@ async def organizer_list_schedules(
     return c.OrganizerScheduleList(schedules=[_schedule_line(line) for line in lines[:SCHEDULES_LIMIT]])
 
 
+@handles(c.OrganizerShowSchedule)
+async def organizer_show_schedule(
+    store: Store, command: Received[c.OrganizerShowSchedule], now: datetime
+) -> c.ScheduleDetails:
+    """The schedule and its events, as ``datemaker schedules show`` reads them."""
+    console = await _organizer(store, command)
+    found = await console.schedules().line(command.args.schedule_id, now)
+    if found is None:
+        raise DomainError(ErrorCode.BAD_REQUEST, f"there is no schedule {command.args.schedule_id}")
+    line, lines = found
+    demand = line.schedule.demand
+    return c.ScheduleDetails(
+        schedule=_schedule_line(line),
+        extra_when_waitlist=demand.extra_when_waitlist,
+        alert_below_percent=demand.alert_below_percent,
+        events=[
+            c.ScheduledEvent(
+                event_id=item.event.id,
+                starts_at=item.event.local_iso(item.event.start),
+                state=item.event.state.name,
+                capacity=item.event.users_limit,
+                registered=item.event.registered_count,
+                waitlisted=item.event.waitlisted_count,
+                extra_for=item.extra_for,
+                offers=item.offers,
+                accepted=item.accepted,
+            )
+            for item in lines[:EVENTS_LIMIT]
+        ],
+    )
+
+
 @handles(c.OrganizerAddSchedule)
 async def organizer_add_schedule(
     store: Store, command: Received[c.OrganizerAddSchedule], now: datetime

@@ -266,6 +266,16 @@ async def test_an_organizer_keeps_weekly_schedules_from_telegram(harness, clean_
     await calendar_filled(clean_db, daily)
     assert await clean_db.fetchval("SELECT users_limit FROM event_schedules WHERE id = $1", daily) == 20
 
+    [card] = await harness.say(boss, f"/schedule {weekly}")
+    assert card.text.startswith(f"{weekly} · Mon, Fri at 19:30 (Asia/Novosibirsk)") and "Its events:" in card.text
+    events = [line for line in card.text.splitlines() if "NOT_STARTED" in line]
+    assert events and all("0/12, 0 waiting" in line for line in events), card.text
+    assert "less than 50 percent full" in card.text and "extra night" not in card.text.lower()
+    [unknown] = await harness.say(boss, "/schedule 987654")
+    assert "there is no schedule 987654" in unknown.text
+    [which] = await harness.say(boss, "/schedule")
+    assert which.text.startswith("Which schedule?")
+
     [listing] = await harness.say(boss, "/schedules")
     [line] = [line for line in listing.text.splitlines() if line.startswith(f"{weekly} ")]
     assert "Mon, Fri at 19:30 (Asia/Novosibirsk)" in line and "active" in line and "12 seats" in line

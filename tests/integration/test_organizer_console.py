@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from tests.conftest import wait_for
 from tests.support.factories import create_event, create_participant, register
 
 pytestmark = pytest.mark.usefixtures("datemaker")
@@ -40,6 +41,7 @@ async def test_a_participant_is_refused_every_organizer_command(bot, clean_db):
         ("organizer_dismiss_report", {"report_id": 1}),
         ("organizer_unban_user", {"user_id": someone}),
         ("organizer_list_schedules", {}),
+        ("organizer_show_schedule", {"schedule_id": 1}),
         ("organizer_add_schedule", {"days": "mon,fri", "time": "19:00"}),
         ("organizer_set_schedule_state", {"schedule_id": 1, "action": "pause"}),
     ]:
@@ -263,6 +265,20 @@ async def test_schedules_added_listed_paused_resumed_and_ended(bot, clean_db):
     assert listed["state"] == "active" and (listed["min_age"], listed["max_age"]) == (25, 40)
     assert listed["next_starts_at"] is None or listed["next_starts_at"] in created["first_starts"]
 
+    # shown with its events, once datemaker has made them
+    def shown():
+        return bot.call("organizer_show_schedule", {"schedule_id": weekly}, user_id=boss)
+
+    details = await wait_for(lambda: _with_events(shown(), 2))
+    assert details["schedule"]["schedule_id"] == weekly and details["alert_below_percent"] == 50
+    assert details["extra_when_waitlist"] is None
+    assert [e["starts_at"] for e in details["events"]] == created["first_starts"]
+    assert {(e["state"], e["capacity"], e["registered"], e["extra_for"]) for e in details["events"]} == {
+        ("NOT_STARTED", 12, 0, None)
+    }
+    missing = await bot.call("organizer_show_schedule", {"schedule_id": 987654}, user_id=boss)
+    assert error(missing) == "bad_request" and "there is no schedule 987654" in missing["error"]["message"]
+
     def change(action, schedule=weekly, user=boss):
         return bot.call("organizer_set_schedule_state", {"schedule_id": schedule, "action": action}, user_id=user)
 
@@ -347,3 +363,8 @@ async def test_bad_schedules_and_hostile_input_are_refused(bot, clean_db):
         assert error(await bot.call("organizer_set_schedule_state", hostile, user_id=boss)) == "bad_request", hostile
     assert await clean_db.fetchval("SELECT count(*) FROM event_schedules") == 0
     assert await clean_db.fetchval("SELECT count(*) FROM organizer_actions") == 0
+
+
+async def _with_events(reply, count: int):
+    data = (await reply)["data"]
+    return data if len(data["events"]) == count else None
