@@ -159,8 +159,10 @@ def _break(
 
 def starter(event_id: int, round_no: int, rescue: bool) -> int:
     """The conversation starter of a date: each round of an event has its own, and a rescue date in a round another
-    one again, so nobody gets the same one twice in an event of up to ``CONVERSATION_STARTERS`` / 2 rounds (10)."""
-    return (event_id + 2 * round_no + (1 if rescue else 0)) % n.CONVERSATION_STARTERS
+    one again (half the list further on), so nobody gets the same one twice in an event of up to
+    ``CONVERSATION_STARTERS`` / 2 rounds (10), and nobody without a rescue in one of up to ``CONVERSATION_STARTERS``
+    rounds (20)."""
+    return (event_id + round_no + (n.CONVERSATION_STARTERS // 2 if rescue else 0)) % n.CONVERSATION_STARTERS
 
 
 def round_start(

@@ -169,6 +169,8 @@ def test_conversation_starters_differ_for_every_date_of_a_person_in_an_event():
         seen = [starter(event_id, r, rescue) for r in range(10) for rescue in (False, True)]
         assert len(set(seen)) == len(seen) == CONVERSATION_STARTERS
         assert all(0 <= s < CONVERSATION_STARTERS for s in seen)
+        plain = [starter(event_id, r, False) for r in range(CONVERSATION_STARTERS)]  # a long night, no rescue
+        assert len(set(plain)) == CONVERSATION_STARTERS
     i18n = build_i18n()
     for locale in ("en", "ru"):
         with i18n.context(), i18n.use_locale(locale):
