@@ -427,18 +427,25 @@ async def test_invite_with_partner_photo_and_escaped_bio(harness):
     assert harness.last(37).photo is None and "x" * 500 in harness.last(37).text  # too long for a caption
 
 
-async def test_rating_is_shown_in_the_message_and_forged_ratings_refused(harness):
-    user = harness.user(40, "en")
+async def a_date_tonight(harness, user: int, partner: int) -> int:
+    """A running event where ``user`` and ``partner`` had their round-1 date; the event's id."""
     event = await create_event(harness.pool, starts_in=timedelta(hours=-1), state_id=3)
-    for person in (40, 77):
+    for person in (user, partner):
         await create_participant(harness.pool, person)
         await register(harness.pool, event, person)
     await harness.pool.execute(
         """INSERT INTO event_dates (event_id, group_no, round_no, user_a, user_b, invited_at)
-           VALUES ($1, 0, 0, 40, 77, $2)""",
+           VALUES ($1, 0, 0, $2, $3, now())""",
         event,
-        datetime.now(UTC),
+        user,
+        partner,
     )
+    return event
+
+
+async def test_rating_is_shown_in_the_message_and_forged_ratings_refused(harness):
+    user = harness.user(40, "en")
+    event = await a_date_tonight(harness, user, 77)
     body = {"event_id": event, "language": "en", **COMMANDS["send_partner_rating_request"]}
     await harness.notify("send_partner_rating_request", body, user)
     request = harness.last(user)
@@ -456,15 +463,7 @@ async def test_rating_is_shown_in_the_message_and_forged_ratings_refused(harness
 
 async def test_a_report_says_what_happened(harness):
     user = harness.user(41, "ru")
-    event = await create_event(harness.pool, starts_in=timedelta(hours=-1), state_id=3)
-    for person in (41, 79):
-        await create_participant(harness.pool, person)
-        await register(harness.pool, event, person)
-    await harness.pool.execute(
-        """INSERT INTO event_dates (event_id, group_no, round_no, user_a, user_b, invited_at)
-           VALUES ($1, 0, 0, 41, 79, now())""",
-        event,
-    )
+    event = await a_date_tonight(harness, user, 79)
     body = {"event_id": event, "language": "ru", "round": 1, "partner": {"user_id": 79, "name": "Boris"}}
     await harness.notify("send_partner_rating_request", body, user)
     request = harness.last(user)
