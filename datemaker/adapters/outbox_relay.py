@@ -144,11 +144,14 @@ class OutboxRelay:
 
             # A person's results (NORMAL: their final message, then their matches) go out one after another, in the
             # outbox's order; everything else at once: links and a round's messages cannot wait for a confirm.
-            per_person: dict[tuple[int, int], list[asyncpg.Record]] = {}
+            results_of: dict[int, list[asyncpg.Record]] = {}
+            at_once: list[list[asyncpg.Record]] = []
             for row in rows:
-                key = (row["user_id"], -1) if row["priority"] == Priority.NORMAL else (row["user_id"], row["id"])
-                per_person.setdefault(key, []).append(row)
-            results = await asyncio.gather(*(publish_in_turn(mine) for mine in per_person.values()))
+                if row["priority"] == Priority.NORMAL:
+                    results_of.setdefault(row["user_id"], []).append(row)
+                else:
+                    at_once.append([row])
+            results = await asyncio.gather(*(publish_in_turn(group) for group in [*at_once, *results_of.values()]))
             sent = [r for mine in results for r in mine if r is not None]
             await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", sent)
         self.published += len(sent)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from contracts import notifications as n
 from contracts.profile import age_on
@@ -372,17 +373,14 @@ def _stamp(at: datetime) -> str:
     return str(round(at.timestamp() * 1_000_000))
 
 
+_RoundLost = TypeVar("_RoundLost", n.NoPartnerFree, n.DateGivenUp)
+
+
 def no_partner_free(
     event: Event, round_no: int, person: UserProfile, next_round: int | None, next_starts_at: datetime | None
 ) -> list[Notice]:
     """Nobody is free for someone whose partner never came: told so, and when their next date is."""
-    body = n.NoPartnerFree(
-        event_id=event.id,
-        round=round_no + 1,
-        next_round=None if next_round is None else next_round + 1,
-        next_starts_at=None if next_starts_at is None else event.local_iso(next_starts_at),
-        expires_at=event.local_iso(round_ends_at(event, round_no)),
-    )
+    body = _round_lost(n.NoPartnerFree, event, round_no, next_round, next_starts_at)
     return [_to(event, person, body, f"no-partner.r{round_no}")]
 
 
@@ -392,11 +390,19 @@ def date_given_up(
     """Someone never joined their date's call, which was given up: told not to join it (it may hold their
     partner's rescue date now), and when their next date is. Once per person and round, whoever found the absence
     (``partner_absent`` or the quarter-round check)."""
-    body = n.DateGivenUp(
+    body = _round_lost(n.DateGivenUp, event, round_no, next_round, next_starts_at)
+    return [_to(event, person, body, f"given-up.r{round_no}")]
+
+
+def _round_lost(
+    kind: type[_RoundLost], event: Event, round_no: int, next_round: int | None, next_starts_at: datetime | None
+) -> _RoundLost:
+    """A round without a date for someone: which one, and their next date (both 0-based in, 1-based out); worthless
+    once the round is over."""
+    return kind(
         event_id=event.id,
         round=round_no + 1,
         next_round=None if next_round is None else next_round + 1,
         next_starts_at=None if next_starts_at is None else event.local_iso(next_starts_at),
         expires_at=event.local_iso(round_ends_at(event, round_no)),
     )
-    return [_to(event, person, body, f"given-up.r{round_no}")]

@@ -97,19 +97,25 @@ async def test_create_list_show_and_cancel_an_event(bot, clean_db):
     ]
 
 
-async def test_reports_are_listed_and_a_ban_takes_the_user_out(bot, clean_db):
-    boss = await organizer(clean_db)
-    past = await create_event(clean_db, starts_in=timedelta(days=-2), state_id=4)
-    anna = await create_participant(clean_db, name="Anna", gender="F")
-    bob = await create_participant(clean_db, name="Bob", gender="M")
-    kate = await create_participant(clean_db, name="Kate", gender="F")
-    await clean_db.execute(
+async def reported_twice(pool) -> tuple[int, int, int, int, int]:
+    """An organizer, a past event, and Bob reported there by Anna ('rude', first) and Kate ('spam'); their ids."""
+    boss = await organizer(pool)
+    past = await create_event(pool, starts_in=timedelta(days=-2), state_id=4)
+    anna = await create_participant(pool, name="Anna", gender="F")
+    bob = await create_participant(pool, name="Bob", gender="M")
+    kate = await create_participant(pool, name="Kate", gender="F")
+    await pool.execute(
         "INSERT INTO reports (event_id, user_id, partner_id, reason) VALUES ($1, $2, $4, 'rude'), ($1, $3, $4, 'spam')",
         past,
         anna,
         kate,
         bob,
     )
+    return boss, past, anna, bob, kate
+
+
+async def test_reports_are_listed_and_a_ban_takes_the_user_out(bot, clean_db):
+    boss, _, anna, bob, kate = await reported_twice(clean_db)
     reports = ok(await bot.call("organizer_list_reports", {}, user_id=boss))["reports"]
     assert [(r["reporter"], r["reported"], r["reason"]) for r in reports] == [(kate, bob, "spam"), (anna, bob, "rude")]
     assert [r["reported_before"] for r in reports] == [1, 0] and reports[0]["reported_name"] == "Bob"
@@ -143,18 +149,7 @@ async def test_reports_are_listed_and_a_ban_takes_the_user_out(bot, clean_db):
 
 
 async def test_a_report_is_dismissed_once_and_a_ban_lifted(bot, clean_db):
-    boss = await organizer(clean_db)
-    past = await create_event(clean_db, starts_in=timedelta(days=-2), state_id=4)
-    anna = await create_participant(clean_db, name="Anna", gender="F")
-    bob = await create_participant(clean_db, name="Bob", gender="M")
-    kate = await create_participant(clean_db, name="Kate", gender="F")
-    await clean_db.execute(
-        "INSERT INTO reports (event_id, user_id, partner_id, reason) VALUES ($1, $2, $4, 'rude'), ($1, $3, $4, 'spam')",
-        past,
-        anna,
-        kate,
-        bob,
-    )
+    boss, past, anna, bob, _ = await reported_twice(clean_db)
     harmless, serious = await clean_db.fetchval(
         "SELECT array_agg(id ORDER BY id) FROM reports WHERE partner_id = $1", bob
     )
